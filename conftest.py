@@ -1,0 +1,49 @@
+"""Make the checkout importable as ansible_collections.certops.aws wherever it is cloned.
+
+pytest loads this file first (it sits at the repository root). If the checkout already lies at
+.../ansible_collections/certops/aws, its grandparent's parent goes on sys.path; otherwise a temporary
+ansible_collections/certops/aws symlink to the checkout is made and removed at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _collections_root() -> Path:
+    if ROOT.parent.name == "certops" and ROOT.parent.parent.name == "ansible_collections" and ROOT.name == "aws":
+        return ROOT.parent.parent.parent
+    tree = Path(tempfile.mkdtemp(prefix="certops-collections-"))
+    atexit.register(shutil.rmtree, tree, ignore_errors=True)
+    (tree / "ansible_collections" / "certops").mkdir(parents=True)
+    (tree / "ansible_collections" / "certops" / "aws").symlink_to(ROOT)
+    return tree
+
+
+COLLECTIONS_ROOT = _collections_root()
+sys.path.insert(0, str(COLLECTIONS_ROOT))
+for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
+    del sys.modules[name]
+os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS_ROOT)
+
+# Dummy credentials only; never read the user's ~/.aws or reach a real endpoint by accident.
+for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_URL",
+                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_CA_BUNDLE"):
+    os.environ.pop(variable, None)
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+)

@@ -1,0 +1,82 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The AWS connection options shared by every module of the collection.
+    DOCUMENTATION = r"""
+options:
+  access_key:
+    description:
+      - AWS access key ID.
+      - When not set, the environment variables E(AWS_ACCESS_KEY_ID), E(AWS_ACCESS_KEY) or
+        E(EC2_ACCESS_KEY) are used, then the usual botocore credential chain (profile, instance role, ...).
+      - Cannot be combined with O(profile).
+    type: str
+    aliases: [aws_access_key_id, aws_access_key, ec2_access_key]
+  secret_key:
+    description:
+      - AWS secret access key.
+      - When not set, the environment variables E(AWS_SECRET_ACCESS_KEY), E(AWS_SECRET_KEY) or
+        E(EC2_SECRET_KEY) are used.
+      - Never shown in output.
+    type: str
+    aliases: [aws_secret_access_key, aws_secret_key, ec2_secret_key]
+  session_token:
+    description:
+      - AWS session token, for temporary credentials.
+      - When not set, the environment variables E(AWS_SESSION_TOKEN) or E(AWS_SECURITY_TOKEN) are used.
+      - Never shown in output.
+    type: str
+    aliases: [aws_session_token, security_token, aws_security_token]
+  profile:
+    description:
+      - A named profile of the AWS shared config and credentials files.
+      - When not set, the environment variables E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) are used.
+      - Cannot be combined with O(access_key) or O(secret_key).
+    type: str
+    aliases: [aws_profile]
+  region:
+    description:
+      - The AWS region to sign requests for.
+      - IAM is a global service; the default C(us-east-1) is right for the commercial partition.
+        Set a region of another partition (for example C(us-gov-west-1) or C(cn-north-1)) to manage IAM there.
+      - When not set, the environment variables E(AWS_REGION) or E(AWS_DEFAULT_REGION) are used.
+    type: str
+    aliases: [aws_region]
+  endpoint_url:
+    description:
+      - The URL of the IAM endpoint, to reach a VPC endpoint, a proxy or an emulator such as moto.
+      - When not set, the environment variable E(AWS_URL) is used; botocore's own
+        E(AWS_ENDPOINT_URL) and E(AWS_ENDPOINT_URL_IAM) keep working as well.
+    type: str
+    aliases: [aws_endpoint_url]
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of the endpoint.
+      - Setting this to V(false) is insecure; use it only against a test endpoint.
+    type: bool
+    default: true
+  aws_ca_bundle:
+    description:
+      - Path to a CA bundle used to verify the endpoint's TLS certificate.
+      - When not set, the environment variable E(AWS_CA_BUNDLE) is used.
+    type: path
+  aws_config:
+    description:
+      - Settings passed to botocore's C(Config), for example
+        C({retries: {mode: adaptive, max_attempts: 10}, read_timeout: 30}).
+      - They override the collection's defaults (standard retry mode with 3 attempts,
+        5 second connect timeout, 15 second read timeout).
+    type: dict
+requirements:
+  - python >= 3.11
+  - boto3
+  - botocore
+  - cryptography
+notes:
+  - Credentials are looked up as botocore does (module options, environment, shared files, instance role),
+    with the module options and environment variables above taking precedence.
+"""

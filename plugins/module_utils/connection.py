@@ -1,0 +1,111 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS connection options (amazon.aws names and environment fallbacks) and the IAM client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
+# IAM is a global service; its endpoint is signed for us-east-1 in the aws partition.
+DEFAULT_REGION = "us-east-1"
+
+# Bounded so that a hung or unreachable endpoint fails within a minute, retries included.
+DEFAULT_CONNECT_TIMEOUT = 5
+DEFAULT_READ_TIMEOUT = 15
+DEFAULT_RETRY_MODE = "standard"
+DEFAULT_MAX_ATTEMPTS = 3
+
+CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "access_key": {
+        "type": "str",
+        "aliases": ["aws_access_key_id", "aws_access_key", "ec2_access_key"],
+        "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY", "EC2_ACCESS_KEY"]),
+        "no_log": False,
+    },
+    "secret_key": {
+        "type": "str",
+        "aliases": ["aws_secret_access_key", "aws_secret_key", "ec2_secret_key"],
+        "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "EC2_SECRET_KEY"]),
+        "no_log": True,
+    },
+    "session_token": {
+        "type": "str",
+        "aliases": ["aws_session_token", "security_token", "aws_security_token"],
+        "fallback": (env_fallback, ["AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"]),
+        "no_log": True,
+    },
+    "profile": {
+        "type": "str",
+        "aliases": ["aws_profile"],
+        "fallback": (env_fallback, ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"]),
+    },
+    "region": {
+        "type": "str",
+        "aliases": ["aws_region"],
+        "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"]),
+    },
+    "endpoint_url": {
+        "type": "str",
+        "aliases": ["aws_endpoint_url"],
+        "fallback": (env_fallback, ["AWS_URL"]),
+    },
+    "validate_certs": {"type": "bool", "default": True},
+    "aws_ca_bundle": {"type": "path", "fallback": (env_fallback, ["AWS_CA_BUNDLE"])},
+    "aws_config": {"type": "dict"},
+}
+
+
+class ConnectionSettingsError(ValueError):
+    """Connection options that cannot work together."""
+
+
+def client_config(aws_config: dict[str, Any] | None, max_pool_connections: int | None = None) -> Any:
+    """botocore Config: our bounded defaults, then whatever the user gave in aws_config."""
+    settings: dict[str, Any] = {
+        "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
+        "read_timeout": DEFAULT_READ_TIMEOUT,
+        "retries": {"mode": DEFAULT_RETRY_MODE, "max_attempts": DEFAULT_MAX_ATTEMPTS},
+    }
+    if max_pool_connections:
+        settings["max_pool_connections"] = max_pool_connections
+    settings.update(aws_config or {})
+    try:
+        return botocore.config.Config(**settings)
+    except TypeError as exc:
+        raise ConnectionSettingsError(f"aws_config has an option botocore does not know: {exc}") from None
+
+
+def iam_client(params: dict[str, Any], max_pool_connections: int | None = None) -> Any:
+    """A boto3 IAM client built from the connection options of a module."""
+    if params.get("profile") and (params.get("access_key") or params.get("secret_key")):
+        raise ConnectionSettingsError(
+            "profile and access_key/secret_key were both given; pass a profile or access keys, not both"
+        )
+    session = boto3.session.Session(
+        aws_access_key_id=params.get("access_key"),
+        aws_secret_access_key=params.get("secret_key"),
+        aws_session_token=params.get("session_token"),
+        profile_name=params.get("profile"),
+    )
+    verify: bool | str = params.get("validate_certs", True)
+    if verify and params.get("aws_ca_bundle"):
+        verify = params["aws_ca_bundle"]
+    return session.client(
+        "iam",
+        region_name=params.get("region") or DEFAULT_REGION,
+        # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
+        endpoint_url=params.get("endpoint_url") or None,
+        verify=verify,
+        config=client_config(params.get("aws_config"), max_pool_connections),
+    )

@@ -1,0 +1,230 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IAM signing-certificate operations: the only code that calls the IAM API.
+
+Every botocore failure becomes an IamError whose message says what was being
+done, to whom, and what IAM (or the network) answered, so modules can fail
+with one clear message and never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import (
+    EMPTY_FIELDS,
+    iso8601,
+    try_load_certificate,
+    utc_now,
+)
+
+try:
+    import botocore.exceptions
+except ImportError:  # handled by the module: HAS_BOTO3 in connection.py
+    pass
+
+# IAM's own constraints (API reference): checked before any call.
+USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}")
+CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}")
+STATUSES = ("Active", "Inactive")
+QUOTA_PER_USER = 2
+
+# Error codes that mean the credentials themselves were refused.
+_CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "UnrecognizedClientException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+}
+_ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
+
+class IamError(Exception):
+    """A failed IAM call, with a message fit for fail_json and the IAM error code (if any)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def invalid_user_name(value: str) -> str | None:
+    """Why value is not a valid IAM user name, or None when it is."""
+    if USER_NAME_PATTERN.fullmatch(value):
+        return None
+    return (
+        f"user_name {value!r} is not a valid IAM user name: 1 to 128 characters, "
+        "letters, digits and _+=,.@- only"
+    )
+
+
+def invalid_certificate_id(value: str) -> str | None:
+    """Why value is not a valid signing certificate ID, or None when it is."""
+    if CERTIFICATE_ID_PATTERN.fullmatch(value):
+        return None
+    return (
+        f"certificate_id {value!r} is not a valid signing certificate ID: 24 to 128 characters, "
+        "letters, digits and _ only"
+    )
+
+
+def who(user_name: str | None) -> str:
+    return f"IAM user {user_name!r}" if user_name else "the calling IAM user"
+
+
+def quota_message(user_name: str | None, certificates: list[dict[str, Any]]) -> str:
+    """Why another certificate cannot be uploaded, naming the certificates that fill the quota."""
+    held = ", ".join(f"{cert['certificate_id']} ({cert['status']})" for cert in certificates)
+    return (
+        f"{who(user_name)} already has {len(certificates)} signing certificates: {held}. "
+        f"IAM allows at most {QUOTA_PER_USER} signing certificates per user and inactive ones count; "
+        "delete one (state: absent) before uploading another"
+    )
+
+
+def describe(raw: dict[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
+    """An IAM SigningCertificate as the modules return it: snake_case with the parsed fields."""
+    upload_date = raw.get("UploadDate")
+    if isinstance(upload_date, datetime.datetime):
+        upload_date = iso8601(upload_date)
+    parsed = try_load_certificate(raw.get("CertificateBody"))
+    result = {
+        "certificate_id": raw.get("CertificateId"),
+        "user_name": raw.get("UserName"),
+        "status": raw.get("Status"),
+        "upload_date": upload_date,
+        "certificate_body": raw.get("CertificateBody"),
+    }
+    result.update(parsed.fields(now) if parsed else EMPTY_FIELDS)
+    return result
+
+
+def _explain(exc: Exception, action: str, endpoint: str) -> IamError:
+    """One clear message for a botocore exception raised while doing `action`."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "Unknown")
+        server_says = error.get("Message") or str(exc)
+        if code in _ACCESS_DENIED_CODES:
+            detail = f"access denied; the credentials need the permission iam:{exc.operation_name}"
+        elif code in _CREDENTIAL_CODES:
+            detail = "the AWS credentials were refused; check access_key/secret_key/session_token or profile"
+        elif code == "NoSuchEntity":
+            detail = "it does not exist"
+        elif code in ("MalformedCertificate", "InvalidCertificate"):
+            detail = "IAM refused the certificate body as malformed, invalid or expired"
+        elif code == "DuplicateCertificate":
+            detail = (
+                "the same certificate is already uploaded to an IAM user of this account, "
+                "and IAM allows a certificate on only one user"
+            )
+        elif code == "ConcurrentModification":
+            detail = "another request changed the same IAM entity at the same time; run the task again"
+        elif code == "EntityAlreadyExists":
+            detail = "it already exists"
+        elif code in ("Throttling", "ThrottlingException", "RequestLimitExceeded"):
+            detail = "IAM throttled the requests and the retries ran out; lower the concurrency or retry later"
+        else:
+            detail = "IAM refused the request"
+        return IamError(f"Could not {action}: {detail} ({code}: {server_says})", code)
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return IamError(
+            f"Could not {action}: no AWS credentials were found. Set access_key and secret_key, "
+            "or profile, or the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            "NoCredentials",
+        )
+    if isinstance(
+        exc,
+        (
+            botocore.exceptions.EndpointConnectionError,
+            botocore.exceptions.ConnectTimeoutError,
+            botocore.exceptions.ReadTimeoutError,
+            botocore.exceptions.SSLError,
+            botocore.exceptions.ConnectionClosedError,
+        ),
+    ):
+        return IamError(f"Could not {action}: the IAM endpoint {endpoint} could not be reached ({exc})", "Unreachable")
+    return IamError(f"Could not {action}: {exc}", exc.__class__.__name__)
+
+
+class SigningCertificates:
+    """The IAM operations the modules use, with errors turned into IamError."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def _call(self, action: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise _explain(exc, action, self._client.meta.endpoint_url) from None
+
+    @staticmethod
+    def _user_args(user_name: str | None) -> dict[str, str]:
+        # Omitted UserName: IAM acts on the user whose credentials sign the request.
+        return {"UserName": user_name} if user_name else {}
+
+    def list(self, user_name: str | None) -> list[dict[str, Any]]:
+        """All signing certificates of a user (raw IAM dicts), through every page."""
+        paginator = self._client.get_paginator("list_signing_certificates")
+
+        def read_all() -> list[dict[str, Any]]:
+            pages = paginator.paginate(**self._user_args(user_name))
+            return [cert for page in pages for cert in page.get("Certificates", [])]
+
+        return self._call(f"list the signing certificates of {who(user_name)}", read_all)
+
+    def upload(self, user_name: str | None, body: str) -> dict[str, Any]:
+        response = self._call(
+            f"upload a signing certificate to {who(user_name)}",
+            lambda: self._client.upload_signing_certificate(CertificateBody=body, **self._user_args(user_name)),
+        )
+        return response["Certificate"]
+
+    def set_status(self, user_name: str | None, certificate_id: str, status: str) -> None:
+        self._call(
+            f"set signing certificate {certificate_id} of {who(user_name)} to {status}",
+            lambda: self._client.update_signing_certificate(
+                CertificateId=certificate_id, Status=status, **self._user_args(user_name)
+            ),
+        )
+
+    def delete(self, user_name: str | None, certificate_id: str) -> None:
+        self._call(
+            f"delete signing certificate {certificate_id} of {who(user_name)}",
+            lambda: self._client.delete_signing_certificate(
+                CertificateId=certificate_id, **self._user_args(user_name)
+            ),
+        )
+
+    def list_user_names(self) -> list[str]:
+        """The names of every IAM user of the account, through every page."""
+        paginator = self._client.get_paginator("list_users")
+        return self._call(
+            "list the IAM users of the account",
+            lambda: [user["UserName"] for page in paginator.paginate() for user in page.get("Users", [])],
+        )
+
+    def list_for_users(self, user_names: list[str], max_concurrency: int) -> list[dict[str, Any]]:
+        """The certificates of many users, at most max_concurrency requests in flight.
+
+        A user deleted after the user listing has no certificates, not an error.
+        """
+
+        def certificates_of(user_name: str) -> list[dict[str, Any]]:
+            try:
+                return self.list(user_name)
+            except IamError as error:
+                if error.code == "NoSuchEntity":
+                    return []
+                raise
+
+        with ThreadPoolExecutor(max_workers=max(1, min(max_concurrency, len(user_names) or 1))) as pool:
+            return [cert for certs in pool.map(certificates_of, user_names) for cert in certs]

@@ -1,0 +1,209 @@
+#!/usr/bin/python
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: iam_signing_certificate_info
+short_description: List the X.509 signing certificates of IAM users, with parsed expiry
+version_added: 0.1.0
+description:
+  - Lists the signing certificates of one IAM user, or of every IAM user of the account, with the subject,
+    issuer, serial number, validity dates, days to expiry and SHA-256 fingerprint parsed from each body.
+  - Filters narrow the result, for example to the certificates that expire within a number of days.
+  - Read-only; runs the same in check mode.
+author:
+  - certops.aws contributors
+options:
+  user_name:
+    description:
+      - The IAM user whose certificates are listed.
+      - When omitted (and O(all_users) is not set), IAM lists the certificates of the user whose
+        credentials sign the request.
+    type: str
+    aliases: [username]
+  all_users:
+    description:
+      - List the certificates of every IAM user of the account.
+      - Users are listed with C(ListUsers) and queried concurrently, at most O(max_concurrency) at a time.
+      - A user deleted while the task runs is skipped.
+    type: bool
+    default: false
+  max_concurrency:
+    description:
+      - With O(all_users), how many users are queried at once (and the size of the HTTP connection pool).
+      - Between 1 and 64. Lower it if IAM throttles the account.
+    type: int
+    default: 8
+  certificate_id:
+    description: Only the certificate with this ID.
+    type: str
+    aliases: [id]
+  status:
+    description: Only certificates with this status.
+    type: str
+    choices: [Active, Inactive]
+  expiring_within_days:
+    description:
+      - Only certificates that expire within this many days from now, already expired ones included.
+      - V(0) keeps the certificates that have expired or expire today.
+    type: int
+extends_documentation_fragment:
+  - certops.aws.aws
+attributes:
+  check_mode:
+    support: full
+    description: Read-only; check mode changes nothing.
+  diff_mode:
+    support: none
+seealso:
+  - module: certops.aws.iam_signing_certificate
+"""
+
+EXAMPLES = r"""
+- name: The certificates of bob
+  certops.aws.iam_signing_certificate_info:
+    user_name: bob
+  register: bob_certs
+
+- name: Every active certificate of the account that expires within 30 days
+  certops.aws.iam_signing_certificate_info:
+    all_users: true
+    status: Active
+    expiring_within_days: 30
+  register: expiring
+
+- name: Report them
+  ansible.builtin.debug:
+    msg: "{{ item.user_name }} {{ item.certificate_id }} expires {{ item.not_after }} ({{ item.days_to_expiry }} days)"
+  loop: "{{ expiring.certificates }}"
+  loop_control:
+    label: "{{ item.certificate_id }}"
+
+# Ad hoc, from a shell:
+# ansible localhost -m certops.aws.iam_signing_certificate_info -a 'user_name=bob'
+"""
+
+RETURN = r"""
+certificates:
+  description:
+    - The certificates that pass the filters, sorted by user name, then upload date.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    certificate_id:
+      description: The IAM ID of the certificate.
+      type: str
+      sample: TA7SMP42TDN5Z26OBPJE7EXAMPLE
+    user_name:
+      description: The IAM user that owns the certificate.
+      type: str
+      sample: bob
+    status:
+      description: C(Active) or C(Inactive) (IAM may also report C(Expired)).
+      type: str
+      sample: Active
+    upload_date:
+      description: When the certificate was uploaded, ISO 8601 UTC.
+      type: str
+      sample: "2026-11-26T12:00:00Z"
+    certificate_body:
+      description: The PEM body as IAM stores it.
+      type: str
+    fingerprint_sha256:
+      description: SHA-256 of the DER encoding, colon-separated hex; V(null) if IAM returned a body that cannot be parsed.
+      type: str
+      sample: "3A:5F:...:09"
+    subject:
+      description: The subject, as an RFC 4514 string.
+      type: str
+      sample: CN=bob,O=Example
+    issuer:
+      description: The issuer, as an RFC 4514 string.
+      type: str
+      sample: CN=bob,O=Example
+    serial_number:
+      description: The serial number.
+      type: int
+      sample: 1234567890
+    not_before:
+      description: Start of validity, ISO 8601 UTC.
+      type: str
+      sample: "2026-01-01T00:00:00Z"
+    not_after:
+      description: End of validity, ISO 8601 UTC.
+      type: str
+      sample: "2027-01-01T00:00:00Z"
+    days_to_expiry:
+      description: Whole days until the end of validity; negative once expired.
+      type: int
+      sample: 36
+"""
+
+from typing import Any
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import utc_now
+from ansible_collections.certops.aws.plugins.module_utils.iam import (
+    IamError,
+    describe,
+)
+from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
+
+MAX_CONCURRENCY = 64
+
+
+def check_options(module: AwsModule) -> None:
+    """Fail with a message naming the option before any call."""
+    module.check_identifiers()
+    params = module.params
+    if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY:
+        module.fail_json(msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}")
+    if params["expiring_within_days"] is not None and params["expiring_within_days"] < 0:
+        module.fail_json(msg=f"expiring_within_days must be 0 or more, got {params['expiring_within_days']}")
+
+
+def wanted(certificate: dict[str, Any], params: dict[str, Any]) -> bool:
+    if params["certificate_id"] is not None and certificate["certificate_id"] != params["certificate_id"]:
+        return False
+    if params["status"] is not None and certificate["status"] != params["status"]:
+        return False
+    days = params["expiring_within_days"]
+    if days is not None and (certificate["days_to_expiry"] is None or certificate["days_to_expiry"] > days):
+        return False
+    return True
+
+
+def main() -> None:
+    module = AwsModule(
+        argument_spec={
+            "user_name": {"type": "str", "aliases": ["username"]},
+            "all_users": {"type": "bool", "default": False},
+            "max_concurrency": {"type": "int", "default": 8},
+            "certificate_id": {"type": "str", "aliases": ["id"]},
+            "status": {"type": "str", "choices": ["Active", "Inactive"]},
+            "expiring_within_days": {"type": "int"},
+        },
+        mutually_exclusive=[("user_name", "all_users")],
+        supports_check_mode=True,
+    )
+    check_options(module)
+    params = module.params
+    try:
+        if params["all_users"]:
+            api = module.signing_certificates(max_pool_connections=params["max_concurrency"])
+            listed = api.list_for_users(api.list_user_names(), params["max_concurrency"])
+        else:
+            listed = module.signing_certificates().list(params["user_name"])
+    except IamError as error:
+        module.fail_iam(error)
+
+    now = utc_now()
+    certificates = [c for c in (describe(raw, now) for raw in listed) if wanted(c, params)]
+    certificates.sort(key=lambda c: (c["user_name"] or "", c["upload_date"] or ""))
+    module.exit_json(changed=False, certificates=certificates)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Real self-signed X.509 certificates for tests and the demo (IAM and moto parse bodies)."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+
+@functools.lru_cache(maxsize=1)
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_certificate(common_name: str = "certops-test", days: float = 365, starts_in_days: float = -1) -> str:
+    """A self-signed PEM certificate valid from now+starts_in_days for `days` days."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_before = now + datetime.timedelta(days=starts_in_days)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certops")])
+    key = signing_key()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def private_key_pem() -> str:
+    return (
+        signing_key()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )

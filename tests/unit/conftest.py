@@ -1,0 +1,80 @@
+"""Fixtures for unit tests: moto's in-process IAM, real certificates, module runner, call counter."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from unittest import mock
+
+import boto3
+import botocore.client
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from moto import mock_aws
+
+from tests.certs import make_certificate
+
+WRITE_OPERATIONS = {"UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate"}
+
+
+@pytest.fixture
+def iam():
+    """A plain boto3 IAM client on moto, with user alice; the independent view of the server."""
+    with mock_aws():
+        client = boto3.client("iam", region_name="us-east-1")
+        client.create_user(UserName="alice")
+        yield client
+
+
+@pytest.fixture
+def cert():
+    """A factory of PEM certificates: cert('name', days=365, starts_in_days=-1)."""
+    return make_certificate
+
+
+class CallLog(list):
+    """Names of the IAM operations called, in order."""
+
+    @property
+    def writes(self) -> list[str]:
+        return [name for name in self if name in WRITE_OPERATIONS]
+
+
+@pytest.fixture
+def calls():
+    log = CallLog()
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(client, operation_name, api_params):
+        log.append(operation_name)
+        return original(client, operation_name, api_params)
+
+    with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
+        yield log
+
+
+@pytest.fixture
+def run(capsys):
+    """Run a module's main() with args; return its JSON result (failed results included)."""
+
+    def runner(module, args, check_mode=False, diff=False):
+        module_args = {**args, "_ansible_check_mode": check_mode, "_ansible_diff": diff}
+        with patch_module_args(module_args), pytest.raises(SystemExit) as exit_info:
+            module.main()
+        out = capsys.readouterr().out
+        result = json.loads(out)
+        assert (exit_info.value.code == 0) == (not result.get("failed")), out
+        assert "Traceback" not in out and "MODULE FAILURE" not in out
+        return result
+
+    return runner
+
+
+def server_certificates(iam, user_name="alice"):
+    """The user's certificates as the server has them, read with plain boto3: {id: status}."""
+    listed = iam.list_signing_certificates(UserName=user_name)["Certificates"]
+    return {c["CertificateId"]: c["Status"] for c in listed}
+
+
+def days_from_now(days: float) -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
