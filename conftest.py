@@ -34,8 +34,16 @@ for name in [m for m in sys.modules if m == "ansible_collections" or m.startswit
 os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS_ROOT)
 
 # Dummy credentials only; never read the user's ~/.aws or reach a real endpoint by accident.
-for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_URL",
-                 "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IAM", "AWS_CA_BUNDLE"):
+for variable in (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_URL",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_IAM",
+    "AWS_CA_BUNDLE",
+):
     os.environ.pop(variable, None)
 os.environ.update(
     {

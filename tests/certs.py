@@ -20,7 +20,9 @@ def make_certificate(common_name: str = "certops-test", days: float = 365, start
     """A self-signed PEM certificate valid from now+starts_in_days for `days` days."""
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = now + datetime.timedelta(days=starts_in_days)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certops")])
+    name = x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certops")]
+    )
     key = signing_key()
     certificate = (
         x509.CertificateBuilder()

@@ -106,7 +106,7 @@ def pem_to_der(body: str) -> bytes:
             " The key was not sent anywhere and is not shown"
         )
     blocks = _PEM_BLOCK.findall(body)
-    labels = [label for label in _ANY_BEGIN.findall(body)]
+    labels = _ANY_BEGIN.findall(body)
     if not labels:
         raise CertificateError(
             "is not PEM: expected one '-----BEGIN CERTIFICATE-----' ... '-----END CERTIFICATE-----' block"

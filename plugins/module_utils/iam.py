@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     EMPTY_FIELDS,
     iso8601,
     try_load_certificate,
-    utc_now,
 )
 
 try:
@@ -59,10 +59,7 @@ def invalid_user_name(value: str) -> str | None:
     """Why value is not a valid IAM user name, or None when it is."""
     if USER_NAME_PATTERN.fullmatch(value):
         return None
-    return (
-        f"user_name {value!r} is not a valid IAM user name: 1 to 128 characters, "
-        "letters, digits and _+=,.@- only"
-    )
+    return f"user_name {value!r} is not a valid IAM user name: 1 to 128 characters, letters, digits and _+=,.@- only"
 
 
 def invalid_certificate_id(value: str) -> str | None:
@@ -199,9 +196,7 @@ class SigningCertificates:
     def delete(self, user_name: str | None, certificate_id: str) -> None:
         self._call(
             f"delete signing certificate {certificate_id} of {who(user_name)}",
-            lambda: self._client.delete_signing_certificate(
-                CertificateId=certificate_id, **self._user_args(user_name)
-            ),
+            lambda: self._client.delete_signing_certificate(CertificateId=certificate_id, **self._user_args(user_name)),
         )
 
     def list_user_names(self) -> list[str]:

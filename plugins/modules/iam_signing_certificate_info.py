@@ -113,7 +113,9 @@ certificates:
       description: The PEM body as IAM stores it.
       type: str
     fingerprint_sha256:
-      description: SHA-256 of the DER encoding, colon-separated hex; V(null) if IAM returned a body that cannot be parsed.
+      description:
+        - SHA-256 of the DER encoding, colon-separated hex.
+        - The parsed fields are V(null) if IAM returned a body that cannot be parsed.
       type: str
       sample: "3A:5F:...:09"
     subject:
@@ -159,20 +161,21 @@ def check_options(module: AwsModule) -> None:
     module.check_identifiers()
     params = module.params
     if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY:
-        module.fail_json(msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}")
+        module.fail_json(
+            msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}"
+        )
     if params["expiring_within_days"] is not None and params["expiring_within_days"] < 0:
         module.fail_json(msg=f"expiring_within_days must be 0 or more, got {params['expiring_within_days']}")
 
 
 def wanted(certificate: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a certificate passes the filters."""
     if params["certificate_id"] is not None and certificate["certificate_id"] != params["certificate_id"]:
         return False
     if params["status"] is not None and certificate["status"] != params["status"]:
         return False
-    days = params["expiring_within_days"]
-    if days is not None and (certificate["days_to_expiry"] is None or certificate["days_to_expiry"] > days):
-        return False
-    return True
+    days, left = params["expiring_within_days"], certificate["days_to_expiry"]
+    return days is None or (left is not None and left <= days)
 
 
 def main() -> None:
