@@ -22,9 +22,9 @@ DEFAULT_REGION = "us-east-1"
 
 # Bounded so that a hung or unreachable endpoint fails within a minute, retries included.
 DEFAULT_CONNECT_TIMEOUT = 5
-DEFAULT_READ_TIMEOUT = 15
+DEFAULT_READ_TIMEOUT = 10
 DEFAULT_RETRY_MODE = "standard"
-DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_TOTAL_MAX_ATTEMPTS = 4
 
 CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "access_key": {
@@ -75,7 +75,7 @@ def client_config(aws_config: dict[str, Any] | None, max_pool_connections: int |
     settings: dict[str, Any] = {
         "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
         "read_timeout": DEFAULT_READ_TIMEOUT,
-        "retries": {"mode": DEFAULT_RETRY_MODE, "max_attempts": DEFAULT_MAX_ATTEMPTS},
+        "retries": {"mode": DEFAULT_RETRY_MODE, "total_max_attempts": DEFAULT_TOTAL_MAX_ATTEMPTS},
     }
     if max_pool_connections:
         settings["max_pool_connections"] = max_pool_connections

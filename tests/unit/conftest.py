@@ -12,6 +12,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 from moto import mock_aws
 
+from tests import faults
 from tests.certs import make_certificate
 
 WRITE_OPERATIONS = {"UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate"}
@@ -30,6 +31,22 @@ def iam():
 def cert():
     """A factory of PEM certificates: cert('name', days=365, starts_in_days=-1)."""
     return make_certificate
+
+
+@pytest.fixture
+def backoff_sleeps():
+    """botocore's retry back-off, recorded instead of slept."""
+    sleeps: list[float] = []
+    with mock.patch("botocore.endpoint.time", mock.Mock(sleep=sleeps.append)):
+        yield sleeps
+
+
+@pytest.fixture
+def inject(backoff_sleeps):
+    """A FaultInjector in front of every IAM client created during the test (moto or Stubber behind it)."""
+    injector = faults.FaultInjector()
+    with faults.install(injector):
+        yield injector
 
 
 class CallLog(list):

@@ -1,0 +1,85 @@
+"""Fault injection at botocore's HTTP layer, so that retry modes and error parsing run as for a real answer."""
+
+from __future__ import annotations
+
+import collections
+from unittest import mock
+
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+
+_ANSWERED = "certops_fault_injected"
+ERROR_XML = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+    "<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
+    "<RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+)
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_kwargs):
+        yield self._body
+
+
+class FaultInjector:
+    """Answers the next calls of chosen IAM operations with an error instead of sending them.
+
+    Installed as a botocore built-in handler, so it applies to every client created meanwhile,
+    including those a module builds itself. Calls it does not answer go on to moto or the network.
+    """
+
+    def __init__(self) -> None:
+        self._planned: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.injected: list[str] = []
+
+    def fail(self, operation: str, code: str, status: int = 400, times: int = 1, message: str | None = None) -> None:
+        for _ in range(times):
+            self._planned[operation].append((status, code, message or f"injected {code}"))
+
+    def then(self, operation: str, action) -> None:
+        """Run `action()` (e.g. a change made by "someone else") just before the next call of operation."""
+        self._planned[operation].append(action)
+
+    def __call__(self, request, event_name: str, **_kwargs):
+        operation = event_name.rsplit(".", 1)[-1]
+        if not self._planned.get(operation):
+            return None
+        planned = self._planned[operation].popleft()
+        if callable(planned):
+            planned()
+            return None
+        status, code, message = planned
+        self.injected.append(f"{operation}:{code}")
+        # Marks this attempt only: botocore shares request.context across retries.
+        setattr(request, _ANSWERED, True)
+        body = ERROR_XML.format(code=code, message=message).encode()
+        return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Raw(body))
+
+    def pending(self) -> dict[str, int]:
+        return {op: len(queue) for op, queue in self._planned.items() if queue}
+
+
+def _unless_answered(handler):
+    """botocore calls every before-send handler: keep moto's from acting on a request we answered."""
+
+    def guarded(request, **kwargs):
+        if getattr(request, _ANSWERED, False):
+            return None
+        return handler(request=request, **kwargs)
+
+    return guarded
+
+
+def install(injector: FaultInjector):
+    """Context manager: every botocore client created inside it sees the injector first.
+
+    Clients take their handlers from a botocore session when it is created: use a new session.
+    """
+    handlers = [
+        (entry[0], _unless_answered(entry[1]), *entry[2:]) if entry[0].startswith("before-send") else entry
+        for entry in botocore.handlers.BUILTIN_HANDLERS
+    ]
+    return mock.patch.object(botocore.handlers, "BUILTIN_HANDLERS", [("before-send", injector), *handlers])
