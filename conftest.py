@@ -10,8 +10,8 @@ from __future__ import annotations
 import atexit
 import ipaddress
 import os
-import socket
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from unittest import mock
 
 import botocore.handlers
@@ -35,23 +36,32 @@ class FaultInjector:
         self._planned: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.injected: list[str] = []
 
-    def fail(self, operation: str, code: str, status: int = 400, times: int = 1, message: str | None = None) -> None:
+    def fail(
+        self,
+        operation: str,
+        code: str,
+        status: int = 400,
+        times: int = 1,
+        message: str | None = None,
+        before: Callable[[], object] | None = None,
+    ) -> None:
+        """Answer the next `times` calls of operation with an IAM error; run `before()` first, if given."""
         for _ in range(times):
-            self._planned[operation].append((status, code, message or f"injected {code}"))
+            self._planned[operation].append((status, code, message or f"injected {code}", before))
 
-    def then(self, operation: str, action) -> None:
-        """Run `action()` (e.g. a change made by "someone else") just before the next call of operation."""
-        self._planned[operation].append(action)
+    def then(self, operation: str, action: Callable[[], object]) -> None:
+        """Run `action()` (a change made by "someone else") just before the next call of operation is sent."""
+        self._planned[operation].append((None, None, None, action))
 
     def __call__(self, request, event_name: str, **_kwargs):
         operation = event_name.rsplit(".", 1)[-1]
         if not self._planned.get(operation):
             return None
-        planned = self._planned[operation].popleft()
-        if callable(planned):
-            planned()
+        status, code, message, before = self._planned[operation].popleft()
+        if before is not None:
+            before()
+        if status is None:
             return None
-        status, code, message = planned
         self.injected.append(f"{operation}:{code}")
         # Marks this attempt only: botocore shares request.context across retries.
         setattr(request, _ANSWERED, True)

@@ -202,6 +202,9 @@ def parse_options(module: AwsModule) -> Certificate | None:
     module.check_identifiers()
     body = module.params["certificate_body"]
     if body is None:
+        # required_one_of counts an option given as null as present.
+        if module.params["certificate_id"] is None:
+            module.fail_json(msg="one of the following is required: certificate_body, certificate_id (both are null)")
         return None
     if contains_private_key(body):
         module.hide(body)

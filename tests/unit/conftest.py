@@ -24,6 +24,7 @@ def iam():
     with mock_aws():
         client = boto3.client("iam", region_name="us-east-1")
         client.create_user(UserName="alice")
+        client.certops_observer = True  # the `calls` fixture counts the module's calls, not these
         yield client
 
 
@@ -63,7 +64,8 @@ def calls():
     original = botocore.client.BaseClient._make_api_call
 
     def record(client, operation_name, api_params):
-        log.append(operation_name)
+        if not getattr(client, "certops_observer", False):
+            log.append(operation_name)
         return original(client, operation_name, api_params)
 
     with mock.patch.object(botocore.client.BaseClient, "_make_api_call", record):
