@@ -66,10 +66,10 @@ options:
     type: path
   aws_config:
     description:
-      - Settings passed to botocore's C(Config), for example
-        C({retries: {mode: adaptive, max_attempts: 10}, read_timeout: 30}).
-      - They override the collection's defaults (standard retry mode with 3 attempts,
-        5 second connect timeout, 15 second read timeout).
+      - "Settings passed to botocore's C(Config), for example
+        C({retries: {mode: adaptive, total_max_attempts: 10}, read_timeout: 30})."
+      - They override the collection's defaults (standard retry mode with 4 attempts in all,
+        5 second connect timeout, 10 second read timeout).
     type: dict
 requirements:
   - python >= 3.11
