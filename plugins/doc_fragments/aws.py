@@ -71,6 +71,19 @@ options:
       - They override the collection's defaults (standard retry mode with 4 attempts in all,
         5 second connect timeout, 10 second read timeout).
     type: dict
+  retries:
+    description:
+      - How many attempts botocore makes for each request, the first one included, from 1 to 20.
+      - Throttling, 5xx errors and connection failures are retried with exponential back-off.
+      - The default is 4. A setting of C(retries) in O(aws_config) takes precedence.
+    type: int
+  retry_mode:
+    description:
+      - botocore's retry mode. V(adaptive) also slows the client down on throttling, which suits
+        large O(certops.aws.iam_signing_certificate_info#module:all_users) audits.
+      - The default is V(standard).
+    type: str
+    choices: [standard, adaptive, legacy]
 requirements:
   - python >= 3.11
   - boto3

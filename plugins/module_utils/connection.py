@@ -63,6 +63,8 @@ CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "validate_certs": {"type": "bool", "default": True},
     "aws_ca_bundle": {"type": "path", "fallback": (env_fallback, ["AWS_CA_BUNDLE"])},
     "aws_config": {"type": "dict"},
+    "retries": {"type": "int"},
+    "retry_mode": {"type": "str", "choices": ["standard", "adaptive", "legacy"]},
 }
 
 
@@ -70,12 +72,27 @@ class ConnectionSettingsError(ValueError):
     """Connection options that cannot work together."""
 
 
-def client_config(aws_config: dict[str, Any] | None, max_pool_connections: int | None = None) -> Any:
-    """botocore Config: our bounded defaults, then whatever the user gave in aws_config."""
+MAX_RETRIES = 20
+
+
+def client_config(
+    aws_config: dict[str, Any] | None,
+    max_pool_connections: int | None = None,
+    retries: int | None = None,
+    retry_mode: str | None = None,
+) -> Any:
+    """botocore Config: our bounded defaults, the retries/retry_mode options, then aws_config over all."""
+    if retries is not None and not 1 <= retries <= MAX_RETRIES:
+        raise ConnectionSettingsError(
+            f"retries must be between 1 and {MAX_RETRIES} (attempts in all, the first included), got {retries}"
+        )
     settings: dict[str, Any] = {
         "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
         "read_timeout": DEFAULT_READ_TIMEOUT,
-        "retries": {"mode": DEFAULT_RETRY_MODE, "total_max_attempts": DEFAULT_TOTAL_MAX_ATTEMPTS},
+        "retries": {
+            "mode": retry_mode or DEFAULT_RETRY_MODE,
+            "total_max_attempts": retries or DEFAULT_TOTAL_MAX_ATTEMPTS,
+        },
     }
     if max_pool_connections:
         settings["max_pool_connections"] = max_pool_connections
@@ -107,5 +124,7 @@ def iam_client(params: dict[str, Any], max_pool_connections: int | None = None) 
         # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
         endpoint_url=params.get("endpoint_url") or None,
         verify=verify,
-        config=client_config(params.get("aws_config"), max_pool_connections),
+        config=client_config(
+            params.get("aws_config"), max_pool_connections, params.get("retries"), params.get("retry_mode")
+        ),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -31,6 +32,8 @@ USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}")
 CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}")
 STATUSES = ("Active", "Inactive")
 QUOTA_PER_USER = 2
+CONCURRENT_MODIFICATION_ATTEMPTS = 3
+CONCURRENT_MODIFICATION_PAUSE = 1.0  # seconds, times the attempt number
 
 # Error codes that mean the credentials themselves were refused.
 _CREDENTIAL_CODES = {
@@ -158,10 +161,16 @@ class SigningCertificates:
         self._client = client
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
-        try:
-            return call()
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise _explain(exc, action, self._client.meta.endpoint_url) from None
+        for attempt in range(1, CONCURRENT_MODIFICATION_ATTEMPTS + 1):
+            try:
+                return call()
+            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+                error = _explain(exc, action, self._client.meta.endpoint_url)
+            # botocore's retry modes do not retry ConcurrentModification (a 409): the request had no
+            # effect, so sending it again after a pause is safe.
+            if error.code != "ConcurrentModification" or attempt == CONCURRENT_MODIFICATION_ATTEMPTS:
+                raise error
+            time.sleep(CONCURRENT_MODIFICATION_PAUSE * attempt)
 
     @staticmethod
     def _user_args(user_name: str | None) -> dict[str, str]:

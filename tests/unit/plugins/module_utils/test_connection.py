@@ -25,6 +25,18 @@ def test_aws_config_overrides_the_defaults():
     assert config.max_pool_connections == 16
 
 
+def test_retries_and_retry_mode_options():
+    config = client_config(None, retries=7, retry_mode="adaptive")
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 7}
+    assert client_config({"retries": {"mode": "legacy"}}, retries=7).retries == {"mode": "legacy"}
+
+
+@pytest.mark.parametrize("retries", [0, -1, 21])
+def test_retries_out_of_range(retries):
+    with pytest.raises(ConnectionSettingsError, match=f"retries must be between 1 and 20 .*got {retries}"):
+        client_config(None, retries=retries)
+
+
 def test_region_defaults_to_the_iam_signing_region():
     assert DEFAULT_REGION == "us-east-1"
     assert iam_client({}).meta.endpoint_url == "https://iam.amazonaws.com"

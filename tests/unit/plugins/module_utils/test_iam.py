@@ -123,7 +123,6 @@ def test_throttling_past_the_retries_is_a_clear_error(iam, inject):
             "refused the certificate body as malformed",
         ),
         ("upload_signing_certificate", "upload", "EntityAlreadyExists", 409, "it already exists"),
-        ("upload_signing_certificate", "upload", "ConcurrentModification", 409, "at the same time; run the task again"),
         ("upload_signing_certificate", "upload", "LimitExceeded", 409, "LimitExceeded"),
         ("update_signing_certificate", "set_status", "NoSuchEntity", 404, "Could not set signing certificate"),
         (
@@ -152,6 +151,32 @@ def test_errors_become_one_clear_message(stubbed, operation, call, code, status,
     assert error.value.code == code
     assert expected in error.value.message
     assert f"({code}: server says {code})" in error.value.message
+
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """The pauses between ConcurrentModification attempts, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr("ansible_collections.certops.aws.plugins.module_utils.iam.time.sleep", recorded.append)
+    return recorded
+
+
+def test_concurrent_modification_is_sent_again(iam, inject, cert, pauses):
+    inject.fail("UploadSigningCertificate", "ConcurrentModification", 409, times=2)
+    uploaded = SigningCertificates(iam_client({})).upload("alice", cert("again"))
+    assert (
+        iam.list_signing_certificates(UserName="alice")["Certificates"][0]["CertificateId"] == uploaded["CertificateId"]
+    )
+    assert pauses == [1.0, 2.0]
+
+
+def test_persistent_concurrent_modification_is_a_clear_error(iam, inject, cert, pauses):
+    inject.fail("UpdateSigningCertificate", "ConcurrentModification", 409, times=3, message="try later")
+    with pytest.raises(IamError) as error:
+        SigningCertificates(iam_client({})).set_status("alice", "A" * 24, "Inactive")
+    assert error.value.code == "ConcurrentModification"
+    assert "another request changed the same IAM entity at the same time; run the task again" in error.value.message
+    assert inject.injected == ["UpdateSigningCertificate:ConcurrentModification"] * 3 and len(pauses) == 2
 
 
 def test_persistent_service_failure(iam, inject, cert):
