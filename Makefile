@@ -5,8 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: venv test unit demo lint format clean
+.PHONY: venv test unit demo lint format sanity clean
 
 venv: $(STAMP)
 
@@ -14,6 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or later is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+$(LINT_STAMP): $(STAMP) requirements-lint.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt -c constraints.txt
 	@touch $@
 
 test: $(STAMP)
@@ -25,9 +30,13 @@ unit: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python docs/demo/run_demo.py
 
-lint: $(STAMP)
+lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# ansible-test sanity on a copy of the checkout in a real ansible_collections tree; works offline.
+sanity: $(LINT_STAMP)
+	$(BIN)/python tests/sanity/run_sanity.py
 
 format: $(STAMP)
 	$(BIN)/ruff format .

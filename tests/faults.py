@@ -46,7 +46,7 @@ class FaultInjector:
         before: Callable[[], object] | None = None,
     ) -> None:
         """Answer the next `times` calls of operation with an IAM error; run `before()` first, if given."""
-        for _ in range(times):
+        for _attempt in range(times):
             self._planned[operation].append((status, code, message or f"injected {code}", before))
 
     def then(self, operation: str, action: Callable[[], object]) -> None:

@@ -18,7 +18,7 @@ description:
   - IAM allows at most two signing certificates per user, inactive ones included. An upload that would pass
     that quota fails before any write, naming the certificates the user already has.
 author:
-  - certops.aws contributors
+  - certops.aws contributors (@certops)
 options:
   user_name:
     description:

@@ -14,7 +14,7 @@ description:
   - Filters narrow the result, for example to the certificates that expire within a number of days.
   - Read-only; runs the same in check mode.
 author:
-  - certops.aws contributors
+  - certops.aws contributors (@certops)
 options:
   user_name:
     description:
@@ -57,6 +57,7 @@ attributes:
     description: Read-only; check mode changes nothing.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no difference to show.
 seealso:
   - module: certops.aws.iam_signing_certificate
 """
