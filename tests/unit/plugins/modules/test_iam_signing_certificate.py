@@ -274,28 +274,6 @@ def test_quota_check_also_holds_in_check_mode(iam, run, cert):
 # --- bad input: a clear message, before any call ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ({"user_name": "bad name!"}, "user_name 'bad name!' is not a valid IAM user name"),
-        ({"user_name": "x" * 129}, "is not a valid IAM user name: 1 to 128 characters"),
-        ({"certificate_id": "short"}, "certificate_id 'short' is not a valid signing certificate ID"),
-        ({"certificate_id": "A" * 23 + "-"}, "is not a valid signing certificate ID"),
-        ({"certificate_body": ""}, "certificate_body is empty"),
-        ({"certificate_body": "garbage"}, "certificate_body is not PEM"),
-        ({"certificate_body": "x" * 16385}, "certificate_body is 16385 characters long"),
-        ({"state": "enabled"}, "value of state must be one of: present, absent, active, inactive, got: enabled"),
-        ({"certificate_body": None}, "one of the following is required: certificate_body, certificate_id"),
-        ({"bogus": 1}, "Unsupported parameters"),
-    ],
-)
-def test_bad_input_fails_without_any_call(iam, run, calls, body, args, expected):
-    result = run(module, {"user_name": "alice", "certificate_body": body, **args})
-    assert result["failed"]
-    assert expected in result["msg"]
-    assert calls == []
-
-
 def test_expired_certificate_is_not_uploaded(iam, run, calls, cert):
     result = run(module, {"user_name": "alice", "certificate_body": cert("old", days=-1, starts_in_days=-30)})
     assert result["failed"]

@@ -91,26 +91,6 @@ def test_unknown_user_fails_clearly(iam, run):
     assert result["msg"].startswith("Could not list the signing certificates of IAM user 'nobody': it does not exist")
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        ({"max_concurrency": 0, "all_users": True}, "max_concurrency must be between 1 and 64, got 0"),
-        ({"max_concurrency": 65, "all_users": True}, "max_concurrency must be between 1 and 64, got 65"),
-        ({"max_concurrency": "many"}, "max_concurrency"),
-        ({"expiring_within_days": -1}, "expiring_within_days must be 0 or more, got -1"),
-        ({"expiring_within_days": "soon"}, "expiring_within_days"),
-        ({"status": "active"}, "value of status must be one of: Active, Inactive, got: active"),
-        ({"user_name": "a b"}, "user_name 'a b' is not a valid IAM user name"),
-        ({"certificate_id": "x"}, "certificate_id 'x' is not a valid signing certificate ID"),
-        ({"user_name": "alice", "all_users": True}, "parameters are mutually exclusive: user_name|all_users"),
-    ],
-)
-def test_bad_input_fails_without_any_call(iam, run, calls, args, expected):
-    result = run(module, args)
-    assert result["failed"] and expected in result["msg"]
-    assert calls == []
-
-
 def test_concurrency_is_bounded(iam, run, cert):
     """Never more than max_concurrency requests in flight, and the users are really queried in parallel."""
     for index in range(12):
