@@ -1,0 +1,205 @@
+"""`make demo`: the example playbook against a local IAM emulator, the way a user would run it.
+
+Starts a moto server on 127.0.0.1 (a free port; nothing listens elsewhere), creates an example IAM user,
+writes two example certificates (the user's current one, expiring in 5 days, and its successor, valid for a
+year), builds and installs the collection into a temporary collections path, then runs
+docs/playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the real run, and a
+rerun that must change nothing. Finally it reads the emulator's state with plain boto3 and stops the server.
+Exits non-zero if anything failed. Credentials are dummies; ~/.aws is never read.
+
+Run from the repository root: .venv/bin/python docs/demo/run_demo.py
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # for tests.certs, the certificate generator the tests use too
+
+import boto3  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
+
+from tests.certs import make_certificate  # noqa: E402
+
+BIN = Path(sys.executable).parent
+PLAYBOOK = Path("docs/playbooks/signing_certificates_demo.yml")
+USER = "certops-demo"
+RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def banner(text: str) -> None:
+    print(f"\n\033[1m==> {text}\033[0m" if sys.stdout.isatty() else f"\n==> {text}", flush=True)
+
+
+def ansible_env(work: Path, collections: Path, endpoint: str) -> dict[str, str]:
+    """What a user would export, plus what keeps the demo self-contained: dummy credentials, no ~/.aws."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_", "EC2_", "BOTO_"))}
+    config = work / "ansible.cfg"
+    config.write_text("# certops.aws demo: defaults only\n")
+    env.update(
+        {
+            "AWS_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "ANSIBLE_CONFIG": str(config),
+            "ANSIBLE_HOME": str(work / "ansible_home"),
+            "ANSIBLE_LOCAL_TEMP": str(work / "ansible_home" / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(work / "ansible_home" / "remote_tmp"),
+            "ANSIBLE_COLLECTIONS_PATH": str(collections),
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            # The venv's python has boto3; interpreter discovery might pick another one.
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        }
+    )
+    if sys.stdout.isatty():
+        env["ANSIBLE_FORCE_COLOR"] = "1"  # ansible's output goes through a pipe to be checked
+    else:
+        env["ANSIBLE_NOCOLOR"] = "1"
+    return env
+
+
+def galaxy(env: dict[str, str], *args: str) -> None:
+    argv = [str(BIN / "ansible-galaxy"), "collection", *args]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise DemoFailed(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
+
+
+def install_collection(work: Path, env: dict[str, str]) -> Path:
+    """ansible-galaxy collection build + install: the collection as a user installing a release gets it."""
+    galaxy(env, "build", str(REPO), "--output-path", str(work))
+    (tarball,) = work.glob("certops-aws-*.tar.gz")
+    galaxy(env, "install", str(tarball), "-p", str(work / "collections"))
+    return work / "collections"
+
+
+def run_playbook(env: dict[str, str], extra_vars: dict[str, str], *options: str) -> str:
+    """Run the example playbook, streaming its output; return the output, raise if it failed."""
+    argv = [str(BIN / "ansible-playbook"), str(PLAYBOOK), *options]
+    for key, value in extra_vars.items():
+        argv += ["-e", f"{key}={value}"]
+    shown = ["ansible-playbook", str(PLAYBOOK), *options, *(f"-e {k}={shlex.quote(v)}" for k, v in extra_vars.items())]
+    print(f"$ {' '.join(shown)}", flush=True)
+    process = subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        lines.append(line)
+    output = "".join(lines)
+    if process.wait() != 0:
+        raise DemoFailed(f"ansible-playbook exited with {process.returncode}")
+    return output
+
+
+def changed_count(output: str) -> int:
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    recap = RECAP.search(plain)
+    if recap is None:
+        raise DemoFailed("no PLAY RECAP in the output")
+    changed, unreachable, failed = (int(n) for n in recap.groups())
+    if unreachable or failed:
+        raise DemoFailed(f"{failed} failed and {unreachable} unreachable tasks")
+    return changed
+
+
+def check_server(endpoint: str, current_pem: str, new_pem: str) -> None:
+    """Read the emulator with plain boto3, independent of the collection: is the result what we expect?"""
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    listed = iam.list_signing_certificates(UserName=USER)["Certificates"]
+    status = {cert["CertificateBody"].strip(): cert["Status"] for cert in listed}
+    for cert in listed:
+        print(f"  {cert['CertificateId']}  {cert['Status']:<8}  uploaded {cert['UploadDate']:%Y-%m-%d %H:%M:%S}")
+    expected = {current_pem.strip(): "Inactive", new_pem.strip(): "Active"}
+    if status != expected:
+        raise DemoFailed("the emulator does not hold the expected certificates: new one Active, old one Inactive")
+
+
+def main() -> int:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request from the emulator
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        with tempfile.TemporaryDirectory(prefix="certops-demo-") as tmp:
+            work = Path(tmp)
+            banner(f"IAM emulator (moto) listening on {endpoint}")
+            boto3.client(
+                "iam",
+                endpoint_url=endpoint,
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            ).create_user(UserName=USER)
+            print(f"  created IAM user {USER}")
+
+            # 5.5 days: "5 days left" in whole days while the demo runs.
+            current_pem = make_certificate(f"{USER} 2025", days=5.5, starts_in_days=-360)
+            new_pem = make_certificate(f"{USER} 2026", days=365)
+            (work / "current.pem").write_text(current_pem)
+            (work / "new.pem").write_text(new_pem)
+            print(f"  {work / 'current.pem'}: the user's certificate today, expires in 5 days")
+            print(f"  {work / 'new.pem'}: its successor, valid for a year")
+
+            env = ansible_env(work, work / "collections", endpoint)
+            install_collection(work, env)
+            print(f"  collection built and installed into {work / 'collections'}")
+            extra_vars = {
+                "iam_user": USER,
+                "current_certificate_file": str(work / "current.pem"),
+                "new_certificate_file": str(work / "new.pem"),
+            }
+
+            banner("Preview with --check --diff: what would change (nothing is written)")
+            run_playbook(env, extra_vars, "--check", "--diff")
+
+            banner("Run it: upload, read the expiry, rotate (upload the new one, deactivate the old one)")
+            if changed_count(run_playbook(env, extra_vars, "--diff")) == 0:
+                raise DemoFailed("the first real run changed nothing")
+
+            banner("Run it again: everything is in place, so nothing changes (changed=0)")
+            again = changed_count(run_playbook(env, extra_vars))
+            if again != 0:
+                raise DemoFailed(f"the rerun changed {again} tasks; it should change none")
+
+            banner(f"What the emulator holds for {USER}, read with plain boto3")
+            check_server(endpoint, current_pem, new_pem)
+    except DemoFailed as failure:
+        print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        server.stop()
+    banner("Demo finished: the same playbook runs against AWS with real credentials and no change")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

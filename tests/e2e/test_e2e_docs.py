@@ -1,0 +1,146 @@
+"""ansible-doc renders both modules from the installed build, and the documentation matches the code:
+every option of the argument spec (connection options from the doc fragment included) and every key
+a real run returns is documented, and nothing documented is missing from the code or the results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+from typing import Any
+from unittest import mock
+
+import pytest
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+
+from tests.e2e.helpers import BIN, REPO, TIMEOUT, Ansible, upload
+
+pytestmark = pytest.mark.e2e
+
+MODULES = ("iam_signing_certificate", "iam_signing_certificate_info")
+# Keys Ansible itself adds to every result.
+ANSIBLE_KEYS = {"changed", "invocation", "failed", "diff", "warnings", "deprecations", "_ansible_no_log"}
+
+
+def ansible_doc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "ansible-doc"), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def docs(ansible_env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """`ansible-doc --json` of both modules: {module name: {"doc": ..., "return": ..., "examples": ...}}."""
+    completed = ansible_doc(ansible_env, "--json", *(f"certops.aws.{name}" for name in MODULES))
+    assert completed.returncode == 0, completed.stderr
+    assert "[ERROR]" not in completed.stderr and "[WARNING]" not in completed.stderr, completed.stderr
+    loaded = json.loads(completed.stdout)
+    return {name: loaded[f"certops.aws.{name}"] for name in MODULES}
+
+
+class _Captured(Exception):
+    pass
+
+
+def argument_spec(name: str) -> dict[str, dict[str, Any]]:
+    """The argument spec a module really builds (connection options included), captured from its main()."""
+    module = importlib.import_module(f"ansible_collections.certops.aws.plugins.modules.{name}")
+
+    def capture(_self: AnsibleModule, argument_spec: dict[str, Any], **_kwargs: Any) -> None:
+        raise _Captured(argument_spec)
+
+    with mock.patch.object(AnsibleModule, "__init__", capture), pytest.raises(_Captured) as captured:
+        module.main()
+    return captured.value.args[0]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_ansible_doc_renders(ansible_env, docs, name):
+    completed = ansible_doc(ansible_env, f"certops.aws.{name}")
+
+    assert completed.returncode == 0, completed.stderr
+    assert "[ERROR]" not in completed.stderr and "[WARNING]" not in completed.stderr, completed.stderr
+    text = completed.stdout
+    assert text.startswith(f"> MODULE certops.aws.{name}")
+    for section in ("OPTIONS", "ATTRIBUTES", "REQUIREMENTS", "EXAMPLES:", "RETURN VALUES:"):
+        assert section in text, section
+    for option in docs[name]["doc"]["options"]:
+        assert f"- {option}" in text, option
+    for key in docs[name]["return"]:
+        assert f"- {key}" in text, key
+
+
+def test_ansible_doc_lists_both_modules(ansible_env):
+    completed = ansible_doc(ansible_env, "--list", "certops.aws", "--type", "module")
+
+    assert completed.returncode == 0, completed.stderr
+    listed = {line.split()[0] for line in completed.stdout.splitlines() if line.strip()}
+    assert listed == {f"certops.aws.{name}" for name in MODULES}
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_option_is_documented_as_coded(docs, name):
+    spec = argument_spec(name)
+    documented = docs[name]["doc"]["options"]
+
+    assert sorted(documented) == sorted(spec)
+    for option, coded in spec.items():
+        doc = documented[option]
+        assert doc.get("description"), f"{option} has no description"
+        assert doc.get("type", "str") == coded.get("type", "str"), option
+        assert sorted(doc.get("aliases", [])) == sorted(coded.get("aliases", [])), option
+        assert doc.get("choices") == coded.get("choices"), option
+        assert doc.get("default") == coded.get("default"), option
+        assert bool(doc.get("required")) == bool(coded.get("required")), option
+
+
+def _certificate_keys(docs: dict[str, dict[str, Any]], name: str) -> set[str]:
+    returned = docs[name]["return"]
+    documented = returned["certificate"] if name == "iam_signing_certificate" else returned["certificates"]
+    return set(documented["contains"])
+
+
+def test_every_returned_key_is_documented(ansible: Ansible, docs, iam, user, pem_file):
+    _path, kept_pem = pem_file("already-there")
+    upload(iam, kept_pem)
+    _path, pem = pem_file("documented")
+
+    uploaded = ansible.adhoc("certops.aws.iam_signing_certificate", {"user_name": user, "certificate_body": pem})
+    info = ansible.adhoc("certops.aws.iam_signing_certificate_info", {"user_name": user})
+
+    assert uploaded.status == "CHANGED", uploaded.output
+    assert info.status == "SUCCESS", info.output
+    manage_return = docs["iam_signing_certificate"]["return"]
+    info_return = docs["iam_signing_certificate_info"]["return"]
+    assert set(uploaded.result) - ANSIBLE_KEYS == set(manage_return)
+    assert set(info.result) - ANSIBLE_KEYS == set(info_return)
+
+    certificate_keys = _certificate_keys(docs, "iam_signing_certificate")
+    assert set(uploaded.result["certificate"]) == certificate_keys
+    # The module documents `certificates` elements as having the keys of `certificate`.
+    assert len(uploaded.result["certificates"]) == 2
+    assert all(set(element) == certificate_keys for element in uploaded.result["certificates"])
+    assert len(info.result["certificates"]) == 2
+    assert all(
+        set(element) == _certificate_keys(docs, "iam_signing_certificate_info")
+        for element in info.result["certificates"]
+    )
+
+
+def test_ansible_sees_only_the_installed_build(ansible_env, collections_path):
+    completed = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "list", "certops.aws", "--format", "json"],
+        env=ansible_env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]
+    assert json.loads(completed.stdout) == {
+        str(collections_path / "ansible_collections"): {"certops.aws": {"version": version}}
+    }
