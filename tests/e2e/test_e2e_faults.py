@@ -1,0 +1,225 @@
+"""Faults and races end to end: a loopback proxy in front of the moto server plays what real IAM does and
+moto does not (throttling, 5xx, DuplicateCertificate, a hung endpoint), and two ansible-playbook processes
+race for the same user.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import socket
+import threading
+import urllib.parse
+
+import boto3
+import pytest
+
+from tests.e2e.helpers import USER, Ansible, fingerprint, server_certificates, upload
+from tests.proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
+
+pytestmark = pytest.mark.e2e
+
+UPLOAD_PLAY = """\
+- name: Put one signing certificate on a user
+  hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/certops.aws.aws:
+      endpoint_url: "{{ endpoint }}"
+  tasks:
+    - name: upload
+      certops.aws.iam_signing_certificate:
+        user_name: "{{ user }}"
+        certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
+        state: "{{ wanted_state | default('present') }}"
+"""
+
+
+class FailFirst:
+    """Answer the first `times` calls of one action with an error, then let everything through."""
+
+    def __init__(self, action: str, code: str, status: int, times: int) -> None:
+        self.action, self.code, self.status, self.left = action, code, status, times
+        self.injected = 0
+
+    def __call__(self, request: ProxyRequest) -> CannedResponse | None:
+        if request.action != self.action or self.left == 0:
+            return None
+        self.left -= 1
+        self.injected += 1
+        return aws_error(self.code, f"injected {self.code}", self.status)
+
+
+def run_upload(ansible: Ansible, endpoint: str, pem_path, **extra):
+    """The upload play against `endpoint` (the proxy, or the server itself)."""
+    play = UPLOAD_PLAY.replace('"{{ endpoint }}"', f'"{endpoint}"')
+    return ansible.playbook(play, {"user": USER, "cert": str(pem_path), **extra})
+
+
+def test_a_burst_of_throttling_then_success(ansible, moto_endpoint, iam, user, pem_file):
+    path, pem = pem_file("patient")
+    fault = FailFirst("ListSigningCertificates", "Throttling", 400, times=3)
+    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+        run = run_upload(ansible, proxy.url, path)
+    assert run.rc == 0, run.output
+    assert fault.injected == 3
+    assert [c["fingerprint"] for c in server_certificates(iam).values()] == [fingerprint(pem)]
+
+
+def test_persistent_service_failure_fails_clearly_and_writes_nothing(ansible, moto_endpoint, iam, user, pem_file):
+    path, _pem = pem_file("unlucky")
+    fault = FailFirst("UploadSigningCertificate", "ServiceFailure", 500, times=100)
+    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+        run = run_upload(ansible, proxy.url, path)
+    assert run.rc == 2, run.output
+    message = run.result("upload")["msg"]
+    assert message.startswith(f"Could not upload a signing certificate to IAM user {USER!r}: IAM refused the request")
+    assert "(ServiceFailure: injected ServiceFailure)" in message
+    assert fault.injected == 4  # botocore's standard retry mode, 4 attempts in all
+    assert server_certificates(iam) == {}
+
+
+def test_inactive_upload_with_a_failing_update_reports_what_was_done(ansible, moto_endpoint, iam, user, pem_file):
+    """Upload then deactivate: if the second write fails, the certificate stays uploaded and active, and the
+    failure says so; the next run finishes the job."""
+    path, pem = pem_file("half")
+    fault = FailFirst("UpdateSigningCertificate", "ServiceFailure", 500, times=4)
+    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+        run = run_upload(ansible, proxy.url, path, wanted_state="inactive")
+    assert run.rc == 2, run.output
+    assert "Could not set signing certificate" in run.result("upload")["msg"]
+    (only,) = server_certificates(iam).values()
+    assert only == {"status": "Active", "fingerprint": fingerprint(pem)}
+
+    again = run_upload(ansible, moto_endpoint, path, wanted_state="inactive")
+    assert again.rc == 0 and again.changed("upload")
+    assert [c["status"] for c in server_certificates(iam).values()] == ["Inactive"]
+
+
+def test_a_hung_endpoint_fails_within_the_configured_timeout(ansible, tmp_path):
+    """A server that accepts connections and never answers: the read timeout and retries bound the wait."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    try:
+        run = ansible.adhoc(
+            "certops.aws.iam_signing_certificate_info",
+            {
+                "user_name": USER,
+                "endpoint_url": f"http://127.0.0.1:{port}",
+                "retries": 2,
+                "aws_config": {"read_timeout": 1, "connect_timeout": 1},
+            },
+        )
+    finally:
+        listener.close()
+    assert run.rc == 2 and run.status == "FAILED!"
+    assert run.result["msg"].startswith(
+        f"Could not list the signing certificates of IAM user {USER!r}: "
+        f"the IAM endpoint http://127.0.0.1:{port} could not be reached (Read timeout"
+    )
+
+
+class RealIamUploads:
+    """What moto lacks, as IAM does it: DuplicateCertificate, checked atomically with the upload.
+
+    The first `hold` listings are held until all have arrived, so the racing runs both read before either
+    writes: the race happens every time, not by luck of timing.
+    """
+
+    def __init__(self, endpoint: str, hold: int) -> None:
+        self.endpoint = urllib.parse.urlsplit(endpoint)
+        self.iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        self.upload_lock = threading.Lock()
+        self.barrier = threading.Barrier(hold, timeout=60)
+        self.count_lock = threading.Lock()
+        self.to_hold = hold
+        self.answers: list[str] = []
+
+    def _forward(self, request: ProxyRequest) -> CannedResponse:
+        connection = http.client.HTTPConnection(self.endpoint.hostname, self.endpoint.port, timeout=30)
+        try:
+            connection.request(request.method, request.path, body=request.body, headers=request.headers)
+            response = connection.getresponse()
+            return CannedResponse(response.status, dict(response.getheaders()), response.read())
+        finally:
+            connection.close()
+
+    def _account_fingerprints(self) -> set[str]:
+        return {
+            fingerprint(cert["CertificateBody"])
+            for user in self.iam.list_users()["Users"]
+            for cert in self.iam.list_signing_certificates(UserName=user["UserName"])["Certificates"]
+        }
+
+    def __call__(self, request: ProxyRequest) -> CannedResponse | None:
+        if request.action == "ListSigningCertificates":
+            with self.count_lock:
+                hold, self.to_hold = self.to_hold > 0, self.to_hold - 1
+            if hold:
+                self.barrier.wait()
+            return None
+        if request.action != "UploadSigningCertificate":
+            return None
+        with self.upload_lock:
+            if fingerprint(request.param("CertificateBody")) in self._account_fingerprints():
+                self.answers.append("DuplicateCertificate")
+                return aws_error("DuplicateCertificate", "The certificate is already in use", 409)
+            response = self._forward(request)
+            self.answers.append(str(response.status))
+            return response
+
+
+def race(ansible: Ansible, endpoint: str, paths) -> list:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda path: run_upload(ansible, endpoint, path), paths))
+
+
+def test_two_runs_putting_the_same_certificate_end_with_one_copy(ansible, moto_endpoint, iam, user, pem_file):
+    path, pem = pem_file("contended")
+    rules = RealIamUploads(moto_endpoint, hold=2)
+    with LoopbackProxy(moto_endpoint, fault=rules) as proxy:
+        runs = race(ansible, proxy.url, [path, path])
+    assert [run.rc for run in runs] == [0, 0], [run.output for run in runs]
+    assert sorted(rules.answers) == ["200", "DuplicateCertificate"]
+    assert sorted(run.changed("upload") for run in runs) == [False, True]
+    (only,) = server_certificates(iam).values()
+    assert only == {"status": "Active", "fingerprint": fingerprint(pem)}
+    ids = {run.result("upload")["certificate"]["certificate_id"] for run in runs}
+    assert ids == set(server_certificates(iam))
+
+
+def test_two_different_certificates_never_pass_the_quota_silently(ansible, moto_endpoint, iam, user, pem_file):
+    existing = upload(iam, pem_file("existing")[1])
+    first, second = pem_file("racer-1")[0], pem_file("racer-2")[0]
+    rules = RealIamUploads(moto_endpoint, hold=2)
+    with LoopbackProxy(moto_endpoint, fault=rules) as proxy:
+        runs = race(ansible, proxy.url, [first, second])
+    assert sorted(run.rc for run in runs) == [0, 2], [run.output for run in runs]
+    loser = next(run for run in runs if run.rc == 2)
+    message = loser.result("upload")["msg"]
+    assert message.startswith(f"IAM user {USER!r} already has 2 signing certificates: {existing} (Active)")
+    assert len(server_certificates(iam)) == 2
+
+
+def test_secrets_never_appear_even_at_vvvv(ansible, moto_endpoint, iam, user, pem_file):
+    path, _pem = pem_file("secretive")
+    secret, token = "wJalrXUtnFEMI-secret-value-K7MDENG", "FwoGZXIvYXdzE-session-token-value"
+    play = UPLOAD_PLAY.replace(
+        'endpoint_url: "{{ endpoint }}"',
+        'endpoint_url: "{{ endpoint }}"\n      secret_key: "{{ the_secret }}"\n      session_token: "{{ the_token }}"',
+    )
+    for verbosity in (0, 4):
+        run = ansible.playbook(
+            play, {"user": USER, "cert": str(path), "the_secret": secret, "the_token": token}, verbosity=verbosity
+        )
+        assert run.rc == 0, run.output
+        assert secret not in run.output and token not in run.output
+        assert secret not in str(run.tasks) and token not in str(run.tasks)
