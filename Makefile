@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: venv test unit demo lint format sanity clean
+.PHONY: venv test unit e2e demo lint format sanity docs docs-check clean
 
 venv: $(STAMP)
 
@@ -27,16 +27,30 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests/e2e
+
 demo: $(STAMP)
 	$(BIN)/python docs/demo/run_demo.py
 
+# ruff on the Python code; ansible-lint (production profile) on the role, the docs playbooks and the
+# integration targets.
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks tests/integration/targets
 
 # ansible-test sanity on a copy of the checkout in a real ansible_collections tree; works offline.
 sanity: $(LINT_STAMP)
 	$(BIN)/python tests/sanity/run_sanity.py
+
+# The reference in docs/reference/, from the modules' own documentation (antsibull-docs).
+docs: $(LINT_STAMP)
+	$(BIN)/python tests/sanity/build_docs.py
+
+docs-check: $(LINT_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(BIN)/python tests/sanity/build_docs.py --check
 
 format: $(STAMP)
 	$(BIN)/ruff format .
