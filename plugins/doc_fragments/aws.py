@@ -13,7 +13,7 @@ options:
       - AWS access key ID.
       - When not set, the environment variables E(AWS_ACCESS_KEY_ID), E(AWS_ACCESS_KEY) or
         E(EC2_ACCESS_KEY) are used, then the usual botocore credential chain (profile, instance role, ...).
-      - Cannot be combined with O(profile).
+      - Cannot be combined with O(profile) set in the task.
     type: str
     aliases: [aws_access_key_id, aws_access_key, ec2_access_key]
   secret_key:
@@ -35,7 +35,9 @@ options:
     description:
       - A named profile of the AWS shared config and credentials files.
       - When not set, the environment variables E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) are used.
-      - Cannot be combined with O(access_key) or O(secret_key).
+      - Cannot be combined with O(access_key) or O(secret_key) set in the task. A profile set in the task
+        (for example per host in an inventory) takes precedence over access keys from the environment,
+        and access keys set in the task take precedence over a profile from the environment.
     type: str
     aliases: [aws_profile]
   region:

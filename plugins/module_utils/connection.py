@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback
@@ -103,18 +104,41 @@ def client_config(
         raise ConnectionSettingsError(f"aws_config has an option botocore does not know: {exc}") from None
 
 
+def _from_environment(params: dict[str, Any], option: str) -> bool:
+    """Whether an option's value is the one its environment fallback supplies (not set in the task)."""
+    value = params.get(option)
+    names = CONNECTION_ARGUMENT_SPEC[option]["fallback"][1]
+    return value is not None and any(os.environ.get(name) == value for name in names)
+
+
+def credentials(params: dict[str, Any]) -> dict[str, Any]:
+    """The session arguments: a profile or keys. A profile set in the task wins over keys from the
+    environment, and keys win over a profile from the environment; both set in the task is an error."""
+    key_options = ("access_key", "secret_key", "session_token")
+    keys = {option: params.get(option) for option in key_options if params.get(option) is not None}
+    profile = params.get("profile")
+    if profile and keys:
+        profile_in_task = not _from_environment(params, "profile")
+        keys_in_task = any(not _from_environment(params, option) for option in keys)
+        if profile_in_task and keys_in_task:
+            raise ConnectionSettingsError(
+                "profile and access_key/secret_key were both given; pass a profile or access keys, not both"
+            )
+        if profile_in_task:
+            keys = {}
+        else:
+            profile = None
+    return {
+        "aws_access_key_id": keys.get("access_key"),
+        "aws_secret_access_key": keys.get("secret_key"),
+        "aws_session_token": keys.get("session_token"),
+        "profile_name": profile,
+    }
+
+
 def iam_client(params: dict[str, Any], max_pool_connections: int | None = None) -> Any:
     """A boto3 IAM client built from the connection options of a module."""
-    if params.get("profile") and (params.get("access_key") or params.get("secret_key")):
-        raise ConnectionSettingsError(
-            "profile and access_key/secret_key were both given; pass a profile or access keys, not both"
-        )
-    session = boto3.session.Session(
-        aws_access_key_id=params.get("access_key"),
-        aws_secret_access_key=params.get("secret_key"),
-        aws_session_token=params.get("session_token"),
-        profile_name=params.get("profile"),
-    )
+    session = boto3.session.Session(**credentials(params))
     verify: bool | str = params.get("validate_certs", True)
     if verify and params.get("aws_ca_bundle"):
         verify = params["aws_ca_bundle"]

@@ -8,6 +8,7 @@ from ansible_collections.certops.aws.plugins.module_utils.connection import (
     DEFAULT_REGION,
     ConnectionSettingsError,
     client_config,
+    credentials,
     iam_client,
 )
 
@@ -69,6 +70,26 @@ def test_explicit_keys_are_used():
     assert (frozen.access_key, frozen.secret_key, frozen.token) == ("AKIDEXAMPLE", "s", "t")
 
 
-def test_profile_and_keys_conflict():
+def test_profile_and_keys_both_in_the_task_conflict():
     with pytest.raises(ConnectionSettingsError, match="not both"):
         iam_client({"profile": "p", "secret_key": "s"})
+
+
+def test_profile_in_the_task_wins_over_keys_from_the_environment(monkeypatch):
+    """A per-host profile in an inventory must work where AWS_ACCESS_KEY_ID is set for the controller."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
+    params = {"profile": "audit", "access_key": "AKIDENV", "secret_key": "env-secret"}  # as the fallbacks fill them
+    assert credentials(params) == {
+        "aws_access_key_id": None,
+        "aws_secret_access_key": None,
+        "aws_session_token": None,
+        "profile_name": "audit",
+    }
+
+
+def test_keys_in_the_task_win_over_a_profile_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "from-env")
+    params = {"profile": "from-env", "access_key": "AKIDTASK", "secret_key": "task-secret"}
+    assert credentials(params)["profile_name"] is None
+    assert credentials(params)["aws_access_key_id"] == "AKIDTASK"
