@@ -38,7 +38,7 @@ demo: $(STAMP)
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks tests/integration/targets
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks docs/examples tests/integration/targets
 
 # ansible-test sanity on a copy of the checkout in a real ansible_collections tree; works offline.
 sanity: $(LINT_STAMP)

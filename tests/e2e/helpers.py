@@ -158,17 +158,19 @@ class Ansible:
         verbosity: int = 0,
         aws_url: bool = False,
         env: Mapping[str, str] | None = None,
+        options: tuple[str, ...] = (),
     ) -> PlaybookRun:
         """Run a playbook (a path, or YAML text written to a file first) and record every task result.
 
         aws_url=True passes the endpoint the way a user would without module_defaults: AWS_URL.
+        options are further command-line options, e.g. ("-i", inventory, "--forks", "2").
         """
         number = next(self._counter)
         path = playbook if isinstance(playbook, Path) else self.write_playbook(playbook)
         results = self.workdir / f"results_{number}.jsonl"
         vars_file = self.workdir / f"vars_{number}.json"
         vars_file.write_text(json.dumps({"endpoint": self.endpoint, **(extra_vars or {})}))
-        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}"]
+        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}", *options]
         argv += ["--check"] * check + ["--diff"] * diff + ([f"-{'v' * verbosity}"] if verbosity else [])
         run_env = {
             **self.env,
