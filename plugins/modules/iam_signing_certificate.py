@@ -298,8 +298,11 @@ def read(module: AwsModule, api) -> list[dict[str, Any]] | None:
         module.fail_iam(error)
 
 
-def write(module: AwsModule, action, *args) -> bool:
-    """Make one write unless in check mode; False when the certificate vanished and that is fine."""
+def write(module: AwsModule, action, *args, uploaded: dict | None = None) -> bool:
+    """Make one write unless in check mode; False when the certificate vanished and that is fine.
+
+    `uploaded`: the certificate this task has just uploaded, named in the failure so nothing is left unsaid.
+    """
     if module.check_mode:
         return True
     try:
@@ -308,7 +311,15 @@ def write(module: AwsModule, action, *args) -> bool:
         # Deleted by someone else between our read and this write: absent is satisfied.
         if error.code == "NoSuchEntity" and module.params["state"] == "absent":
             return False
-        module.fail_iam(error)
+        if uploaded is None:
+            module.fail_iam(error)
+        module.fail_json(
+            msg=f"The certificate was uploaded as {uploaded['certificate_id']} ({uploaded['status']}), "
+            f"but then: {error.message}. Run the task again to finish",
+            error_code=error.code,
+            changed=True,
+            certificate=uploaded,
+        )
     return True
 
 
@@ -339,12 +350,16 @@ def main() -> None:
             after.remove(target)
             target = None
     else:
+        uploaded = None
         if target is None:
             target, changed = upload(module, api, check_uploadable(module, wanted, before))
             after = [c for c in after if c["certificate_id"] != target["certificate_id"]] + [target]
+            uploaded = target if changed else None
         desired_status = STATUS_FOR_STATE.get(state)
         if desired_status and target["status"] != desired_status:
-            changed = write(module, api.set_status, target["certificate_id"], desired_status) or changed
+            changed = (
+                write(module, api.set_status, target["certificate_id"], desired_status, uploaded=uploaded) or changed
+            )
             updated = {**target, "status": desired_status}
             after = [updated if c is target else c for c in after]
             target = updated

@@ -87,7 +87,11 @@ def test_inactive_upload_with_a_failing_update_reports_what_was_done(ansible, mo
     with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
         run = run_upload(ansible, proxy.url, path, wanted_state="inactive")
     assert run.rc == 2, run.output
-    assert "Could not set signing certificate" in run.result("upload")["msg"]
+    (only_id,) = server_certificates(iam)
+    message = run.result("upload")["msg"]
+    assert message.startswith(f"The certificate was uploaded as {only_id} (Active), but then: Could not set signing")
+    assert message.endswith("Run the task again to finish")
+    assert run.task("upload")["changed"]
     (only,) = server_certificates(iam).values()
     assert only == {"status": "Active", "fingerprint": fingerprint(pem)}
 

@@ -176,3 +176,15 @@ def test_iam_status_expired_is_reported_as_is(stubber, run, cert):
     )
     result = run(module, {"user_name": "alice", "certificate_body": body})
     assert result["changed"] is False and result["certificate"]["status"] == "Expired"
+
+
+def test_a_failed_second_write_names_the_upload_it_follows(iam, run, inject, cert):
+    inject.fail("UpdateSigningCertificate", "ServiceFailure", 500, times=4)
+    result = run(module, {"user_name": "alice", "certificate_body": cert("half"), "state": "inactive"})
+    (certificate_id,) = server_certificates(iam)
+    assert result["failed"] and result["changed"] is True
+    assert result["msg"].startswith(
+        f"The certificate was uploaded as {certificate_id} (Active), but then: Could not set"
+    )
+    assert result["certificate"]["certificate_id"] == certificate_id
+    assert server_certificates(iam) == {certificate_id: "Active"}
