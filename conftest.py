@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.harness import DUMMY_AWS_ENVIRONMENT
+
 ROOT = Path(__file__).resolve().parent
 
 
@@ -47,16 +49,7 @@ for variable in (
     "AWS_CA_BUNDLE",
 ):
     os.environ.pop(variable, None)
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-)
+os.environ.update(DUMMY_AWS_ENVIRONMENT)
 
 
 # Tests talk to loopback only: refuse, loudly, any connection or name lookup that would leave the machine.

@@ -12,8 +12,6 @@ Run from the repository root: .venv/bin/python docs/demo/run_demo.py
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 import shlex
 import subprocess
@@ -22,14 +20,11 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # for tests.certs, the certificate generator the tests use too
-
-import boto3  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
+sys.path.insert(0, str(REPO))  # for tests.certs and tests.harness, shared with the end-to-end tests
 
 from tests.certs import make_certificate  # noqa: E402
+from tests.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
 
-BIN = Path(sys.executable).parent
 PLAYBOOK = Path("docs/playbooks/signing_certificates_demo.yml")
 USER = "certops-demo"
 RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -43,52 +38,14 @@ def banner(text: str) -> None:
     print(f"\n\033[1m==> {text}\033[0m" if sys.stdout.isatty() else f"\n==> {text}", flush=True)
 
 
-def ansible_env(work: Path, collections: Path, endpoint: str) -> dict[str, str]:
-    """What a user would export, plus what keeps the demo self-contained: dummy credentials, no ~/.aws."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ANSIBLE_", "EC2_", "BOTO_"))}
-    config = work / "ansible.cfg"
-    config.write_text("# certops.aws demo: defaults only\n")
-    env.update(
-        {
-            "AWS_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "ANSIBLE_CONFIG": str(config),
-            "ANSIBLE_HOME": str(work / "ansible_home"),
-            "ANSIBLE_LOCAL_TEMP": str(work / "ansible_home" / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(work / "ansible_home" / "remote_tmp"),
-            "ANSIBLE_COLLECTIONS_PATH": str(collections),
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-            # The venv's python has boto3; interpreter discovery might pick another one.
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        }
-    )
+def demo_environment(work: Path, collections: Path, endpoint: str) -> dict[str, str]:
+    """What a user would export (the endpoint, in AWS_URL), inside the isolated environment of the tests."""
+    env = {**ansible_environment(work / "ansible_home", collections), "AWS_URL": endpoint}
     if sys.stdout.isatty():
         env["ANSIBLE_FORCE_COLOR"] = "1"  # ansible's output goes through a pipe to be checked
     else:
         env["ANSIBLE_NOCOLOR"] = "1"
     return env
-
-
-def galaxy(env: dict[str, str], *args: str) -> None:
-    argv = [str(BIN / "ansible-galaxy"), "collection", *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise DemoFailed(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
-
-
-def install_collection(work: Path, env: dict[str, str]) -> Path:
-    """ansible-galaxy collection build + install: the collection as a user installing a release gets it."""
-    galaxy(env, "build", str(REPO), "--output-path", str(work))
-    (tarball,) = work.glob("certops-aws-*.tar.gz")
-    galaxy(env, "install", str(tarball), "-p", str(work / "collections"))
-    return work / "collections"
 
 
 def run_playbook(env: dict[str, str], extra_vars: dict[str, str], *options: str) -> str:
@@ -126,14 +83,7 @@ def changed_count(output: str) -> int:
 
 def check_server(endpoint: str, current_pem: str, new_pem: str) -> None:
     """Read the emulator with plain boto3, independent of the collection: is the result what we expect?"""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    listed = iam.list_signing_certificates(UserName=USER)["Certificates"]
+    listed = iam_client(endpoint).list_signing_certificates(UserName=USER)["Certificates"]
     status = {cert["CertificateBody"].strip(): cert["Status"] for cert in listed}
     for cert in listed:
         print(f"  {cert['CertificateId']}  {cert['Status']:<8}  uploaded {cert['UploadDate']:%Y-%m-%d %H:%M:%S}")
@@ -143,22 +93,11 @@ def check_server(endpoint: str, current_pem: str, new_pem: str) -> None:
 
 
 def main() -> int:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request from the emulator
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        with tempfile.TemporaryDirectory(prefix="certops-demo-") as tmp:
+        with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="certops-demo-") as tmp:
             work = Path(tmp)
             banner(f"IAM emulator (moto) listening on {endpoint}")
-            boto3.client(
-                "iam",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            ).create_user(UserName=USER)
+            iam_client(endpoint).create_user(UserName=USER)
             print(f"  created IAM user {USER}")
 
             # 5.5 days: "5 days left" in whole days while the demo runs.
@@ -169,8 +108,8 @@ def main() -> int:
             print(f"  {work / 'current.pem'}: the user's certificate today, expires in 5 days")
             print(f"  {work / 'new.pem'}: its successor, valid for a year")
 
-            env = ansible_env(work, work / "collections", endpoint)
-            install_collection(work, env)
+            env = demo_environment(work, work / "collections", endpoint)
+            install_collection(env, work)
             print(f"  collection built and installed into {work / 'collections'}")
             extra_vars = {
                 "iam_user": USER,
@@ -192,11 +131,9 @@ def main() -> int:
 
             banner(f"What the emulator holds for {USER}, read with plain boto3")
             check_server(endpoint, current_pem, new_pem)
-    except DemoFailed as failure:
+    except (DemoFailed, RuntimeError) as failure:
         print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
         return 1
-    finally:
-        server.stop()
     banner("Demo finished: the same playbook runs against AWS with real credentials and no change")
     return 0
 

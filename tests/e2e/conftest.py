@@ -6,32 +6,22 @@ dummy credentials, and no ~/.aws. The server's state is reset before each test.
 
 from __future__ import annotations
 
-import logging
-import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.certs import make_certificate
-from tests.e2e.helpers import BIN, REPO, USER, Ansible, base_env
+from tests.e2e.helpers import USER, Ansible, base_env
+from tests.harness import iam_client, install_collection, moto_server
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on the loopback interface only, on a free port."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request only adds noise
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        assert host == "127.0.0.1"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(autouse=True)
@@ -47,21 +37,10 @@ def ansible_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ansible_home")
 
 
-def galaxy(env: dict[str, str], *args: str) -> None:
-    argv = [str(BIN / "ansible-galaxy"), "collection", *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, f"{argv} failed:\n{done.stdout}{done.stderr}"
-
-
 @pytest.fixture(scope="session")
 def collections_path(tmp_path_factory: pytest.TempPathFactory, ansible_home: Path) -> Path:
     """The collection built with ansible-galaxy and installed from the tarball, as a user would get it."""
-    env = base_env(ansible_home)
-    build_dir = tmp_path_factory.mktemp("build")
-    galaxy(env, "build", str(REPO), "--output-path", str(build_dir))
-    (tarball,) = build_dir.glob("certops-aws-*.tar.gz")
-    installed = tmp_path_factory.mktemp("collections")
-    galaxy(env, "install", str(tarball), "-p", str(installed))
+    installed = install_collection(base_env(ansible_home), tmp_path_factory.mktemp("build"))
     assert (installed / "ansible_collections/certops/aws/plugins/modules/iam_signing_certificate.py").is_file()
     return installed
 
@@ -79,13 +58,7 @@ def ansible(ansible_env: dict[str, str], moto_endpoint: str, tmp_path: Path) -> 
 @pytest.fixture
 def iam(moto_endpoint: str):
     """A plain boto3 IAM client on the server: the tests' independent view of what was written."""
-    return boto3.client(
-        "iam",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return iam_client(moto_endpoint)
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import subprocess
-import sys
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,8 +15,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
+from tests.harness import BIN, REPO, ansible_environment
+
 CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
 TARGETS_DIR = REPO / "tests" / "integration" / "targets"
 USER = "alice"
@@ -28,42 +26,13 @@ TIMEOUT = 300
 
 
 def base_env(home: Path, collections_path: Path | None = None) -> dict[str, str]:
-    """The environment of every ansible process: dummy credentials, no ~/.aws, only the installed collection."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "ANSIBLE_", "EC2_", "BOTO_", "PYTHONPATH"))
+    """The environment of every ansible process: dummy credentials, no ~/.aws, only the installed collection,
+    and an IAM endpoint where nothing listens unless the play names one."""
+    return {
+        **ansible_environment(home, collections_path),
+        "AWS_ENDPOINT_URL_IAM": NO_ENDPOINT,
+        "ANSIBLE_NOCOLOR": "1",
     }
-    config = home / "ansible.cfg"
-    if not config.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        # An empty config: /etc/ansible/ansible.cfg or ~/.ansible.cfg must not change what the tests see.
-        config.write_text("# certops.aws end-to-end tests: defaults only\n")
-    env.update(
-        {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_ENDPOINT_URL_IAM": NO_ENDPOINT,
-            "ANSIBLE_CONFIG": str(config),
-            "ANSIBLE_HOME": str(home),
-            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-            "ANSIBLE_REMOTE_TEMP": str(home / "remote_tmp"),
-            # Interpreter discovery picks a broken python on this machine; the venv's has boto3.
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        }
-    )
-    if collections_path is not None:
-        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
-    return env
 
 
 def assert_clean(output: str) -> None:

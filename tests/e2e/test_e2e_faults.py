@@ -11,10 +11,10 @@ import socket
 import threading
 import urllib.parse
 
-import boto3
 import pytest
 
 from tests.e2e.helpers import USER, Ansible, fingerprint, server_certificates, upload
+from tests.harness import iam_client
 from tests.proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
 
 pytestmark = pytest.mark.e2e
@@ -134,13 +134,7 @@ class RealIamUploads:
 
     def __init__(self, endpoint: str, hold: int) -> None:
         self.endpoint = urllib.parse.urlsplit(endpoint)
-        self.iam = boto3.client(
-            "iam",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        self.iam = iam_client(endpoint)
         self.upload_lock = threading.Lock()
         self.barrier = threading.Barrier(hold, timeout=60)
         self.count_lock = threading.Lock()

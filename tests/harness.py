@@ -1,0 +1,106 @@
+"""What the end-to-end tests, the demo and the benchmarks share: a moto server on the loopback interface,
+dummy credentials, an isolated Ansible environment, and the collection built and installed as a user gets it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# Dummy credentials, and no shared config or credentials file: a user's ~/.aws is never read.
+DUMMY_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 and a free port (never 0.0.0.0); yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request only adds noise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        assert host == "127.0.0.1", host
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def iam_client(endpoint: str) -> Any:
+    """A plain boto3 IAM client on the emulator with the dummy credentials: an independent view of the server."""
+    import boto3
+
+    return boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def ansible_environment(home: Path, collections_path: Path | None = None) -> dict[str, str]:
+    """The environment of an ansible process: dummy credentials, no ~/.aws, no user or system ansible.cfg,
+    a private ANSIBLE_HOME, the venv's python for modules, and only the given collections path."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "ANSIBLE_", "EC2_", "BOTO_", "PYTHONPATH"))
+    }
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "ansible.cfg"
+    if not config.exists():
+        config.write_text("# certops.aws: Ansible's defaults only\n")
+    env.update(DUMMY_AWS_ENVIRONMENT)
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(config),
+            "ANSIBLE_HOME": str(home),
+            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(home / "remote_tmp"),
+            # Interpreter discovery picks a broken python on this machine; the venv's has boto3.
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+            "ANSIBLE_RETRY_FILES_ENABLED": "false",
+            "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        }
+    )
+    if collections_path is not None:
+        env["ANSIBLE_COLLECTIONS_PATH"] = str(collections_path)
+    return env
+
+
+def _galaxy(env: dict[str, str], *args: str) -> None:
+    argv = [str(BIN / "ansible-galaxy"), "collection", *args]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
+
+
+def install_collection(env: dict[str, str], work: Path) -> Path:
+    """`ansible-galaxy collection build` then `install` into work/collections: the collection as a user
+    installing a release gets it, so a file missing from the build shows. Returns the collections path."""
+    work.mkdir(parents=True, exist_ok=True)
+    _galaxy(env, "build", str(REPO), "--output-path", str(work))
+    (tarball,) = work.glob("certops-aws-*.tar.gz")
+    _galaxy(env, "install", str(tarball), "-p", str(work / "collections"))
+    return work / "collections"
