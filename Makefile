@@ -40,9 +40,10 @@ lint: $(LINT_STAMP)
 	$(BIN)/ruff format --check .
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks docs/examples tests/integration/targets
 
-# ansible-test sanity on a copy of the checkout in a real ansible_collections tree; works offline.
+# ansible-test sanity and units on a copy of the checkout in a real ansible_collections tree; works offline.
 sanity: $(LINT_STAMP)
-	$(BIN)/python tests/sanity/run_sanity.py
+	$(BIN)/python tests/sanity/run_sanity.py sanity
+	$(BIN)/python tests/sanity/run_sanity.py units
 
 # The reference in docs/reference/, from the modules' own documentation (antsibull-docs).
 docs: $(LINT_STAMP)

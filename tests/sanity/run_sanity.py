@@ -1,8 +1,10 @@
-"""`make sanity`: ansible-test sanity on a copy of the checkout in a real ansible_collections tree, offline.
+"""`make sanity`: ansible-test on a copy of the checkout in a real ansible_collections tree, offline.
+
+    run_sanity.py sanity [ansible-test options]   # ansible-test sanity --python 3.11
+    run_sanity.py units [ansible-test options]    # ansible-test units --venv --python 3.11
 
 ansible-test needs its working directory inside .../ansible_collections/certops/aws (not a symlink), and
 bootstraps pip in its venvs with a script it downloads; an offline stand-in is put in its cache first.
-Extra arguments are passed to ansible-test (e.g. `--test validate-modules`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+COMMANDS = {"sanity": ["--python", "3.11"], "units": ["--venv", "--python", "3.11"]}
 PIP_VERSION = "24.2"  # the pip ansible-test 2.19 pins; its cache file name follows it
 
 
@@ -43,7 +46,10 @@ def main() -> int:
         subprocess.run(["git", "init", "-q"], cwd=collection, check=True)
         subprocess.run(["git", "add", "-A"], cwd=collection, check=True)
         ansible_test = Path(sys.executable).parent / "ansible-test"
-        command = [str(ansible_test), "sanity", "--python", "3.11", "--color", "no", *sys.argv[1:]]
+        test, *options = sys.argv[1:] or ["sanity"]
+        if test not in COMMANDS:
+            sys.exit(f"usage: run_sanity.py {{{'|'.join(COMMANDS)}}} [ansible-test options]")
+        command = [str(ansible_test), test, *COMMANDS[test], "--color", "no", *options]
         print("+", " ".join(command), flush=True)
         return subprocess.call(command, cwd=collection, env={**os.environ, "ANSIBLE_TEST_PREFER_VENV": "1"})
 

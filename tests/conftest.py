@@ -1,6 +1,7 @@
 """Make the checkout importable as ansible_collections.certops.aws wherever it is cloned.
 
-pytest loads this file first (it sits at the repository root). If the checkout already lies at
+pytest loads this file before any test module. When the collection already imports from this checkout (as
+under ansible-test), nothing is done. If the checkout lies at
 .../ansible_collections/certops/aws, its grandparent's parent goes on sys.path; otherwise a temporary
 ansible_collections/certops/aws symlink to the checkout is made and removed at exit.
 """
@@ -8,6 +9,7 @@ ansible_collections/certops/aws symlink to the checkout is made and removed at e
 from __future__ import annotations
 
 import atexit
+import importlib
 import ipaddress
 import os
 import shutil
@@ -18,7 +20,16 @@ from pathlib import Path
 
 from tests.harness import DUMMY_AWS_ENVIRONMENT
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports_this_checkout() -> bool:
+    """Whether ansible_collections.certops.aws already imports from this checkout (e.g. under ansible-test)."""
+    try:
+        module = importlib.import_module("ansible_collections.certops.aws.plugins.module_utils.certificate")
+    except ImportError:
+        return False
+    return Path(module.__file__).resolve().is_relative_to(ROOT)
 
 
 def _collections_root() -> Path:
@@ -31,11 +42,12 @@ def _collections_root() -> Path:
     return tree
 
 
-COLLECTIONS_ROOT = _collections_root()
-sys.path.insert(0, str(COLLECTIONS_ROOT))
-for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
-    del sys.modules[name]
-os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS_ROOT)
+if not _imports_this_checkout():
+    COLLECTIONS_ROOT = _collections_root()
+    sys.path.insert(0, str(COLLECTIONS_ROOT))
+    for name in [m for m in sys.modules if m == "ansible_collections" or m.startswith("ansible_collections.")]:
+        del sys.modules[name]
+    os.environ["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS_ROOT)
 
 # Dummy credentials only; never read the user's ~/.aws or reach a real endpoint by accident.
 for variable in (
