@@ -180,8 +180,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 injected = True
                 status, reply_headers, reply = canned.status, list(canned.headers.items()), canned.body
             else:
-                headers["Host"] = self.server.target.netloc
-                status, reply_headers, reply = self._forward(path, headers, body)
+                key = (self.command, path, body)
+                stored = proxy._replayed(key) if action in proxy.replay_actions else None
+                if stored is not None:
+                    status, reply_headers, reply = stored
+                else:
+                    headers["Host"] = self.server.target.netloc
+                    status, reply_headers, reply = self._forward(path, headers, body)
+                    if action in proxy.replay_actions and status == 200:
+                        proxy._record(key, (status, reply_headers, reply))
             self.send_response(status)
             for name, value in reply_headers:
                 # send_response already wrote Server and Date; the length is ours to set.
@@ -228,7 +235,10 @@ class LoopbackProxy:
 
     latency: seconds added to every request before it is forwarded (or answered by the fault hook).
     fault: called with each ProxyRequest; a CannedResponse it returns is sent instead of forwarding.
-    Both may be changed while the proxy runs. Counters: requests, in_flight, peak_in_flight, log.
+    replay_actions: read-only actions (e.g. {"ListSigningCertificates"}) whose successful answers are recorded
+        the first time and replayed for the same request body afterwards, without asking the target: a benchmark
+        then measures the client and the added latency, not the emulator's CPU. clear_replay() forgets them.
+    All three may be changed while the proxy runs. Counters: requests, in_flight, peak_in_flight, replays, log.
     """
 
     def __init__(self, target: str, latency: float = 0.0, fault: FaultHook | None = None) -> None:
@@ -239,6 +249,9 @@ class LoopbackProxy:
         self.target = split
         self.latency = latency
         self.fault = fault
+        self.replay_actions: frozenset[str] = frozenset()
+        self._answers: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
+        self.replays = 0
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -285,6 +298,7 @@ class LoopbackProxy:
     def reset_stats(self) -> None:
         with self._lock:
             self.requests = 0
+            self.replays = 0
             self.peak_in_flight = self.in_flight
             self.log = []
 
@@ -292,6 +306,21 @@ class LoopbackProxy:
         """How many requests of each AWS action the proxy has seen since the last reset."""
         with self._lock:
             return collections.Counter(record.action for record in self.log)
+
+    def clear_replay(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+    def _replayed(self, key: tuple[str, str, bytes]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        with self._lock:
+            answer = self._answers.get(key)
+            if answer is not None:
+                self.replays += 1
+            return answer
+
+    def _record(self, key: tuple[str, str, bytes], answer: tuple[int, list[tuple[str, str]], bytes]) -> None:
+        with self._lock:
+            self._answers[key] = answer
 
     def _begin(self) -> tuple[int, float]:
         with self._lock:

@@ -1,0 +1,223 @@
+"""What every benchmark section shares: paths, a scrubbed AWS environment, loopback-only sockets, the moto
+server, a collections tree for a checkout, the machine's description and small statistics helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+LIBRARY = HERE / "library"  # the floor module
+AWSCLI_REQUIREMENTS = HERE / "requirements-awscli.txt"
+
+
+def awscli_venv() -> Path:
+    """Where AWS CLI v1 gets a venv of its own: outside the checkout, or `ansible-galaxy collection build` and
+    copies made for ansible-test would take in its thousands of files. Named after the pins, so a new pin gets a
+    new venv."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    pins = hashlib.sha256(AWSCLI_REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    return cache / "certops-aws-benchmarks" / f"awscli-{pins}"
+
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # Never read ~/.aws: a profile or a real endpoint there would change what is measured, or reach AWS.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+_DROPPED_PREFIXES = ("AWS_", "ANSIBLE_", "EC2_", "BOTO_", "PYTHONPATH")
+
+
+def clean_environ(**extra: str) -> dict[str, str]:
+    """os.environ without AWS/Ansible settings, plus dummy credentials and `extra`: for every child process."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_DROPPED_PREFIXES)}
+    env.update(DUMMY_CREDENTIALS)
+    env.update(extra)
+    return env
+
+
+def scrub_own_environment() -> None:
+    """The same for this process, whose in-process boto3 clients must see only dummy credentials."""
+    for key in [key for key in os.environ if key.startswith(_DROPPED_PREFIXES)]:
+        del os.environ[key]
+    os.environ.update(DUMMY_CREDENTIALS)
+
+
+# -- loopback only -------------------------------------------------------------------------------------------------
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None or host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+def guard_loopback() -> None:
+    """Refuse, in this process, any name lookup or connection that would leave the machine."""
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if not _is_loopback(name):
+            raise OSError(f"benchmark tried to resolve {name!r}: only loopback addresses may be used")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise OSError(f"benchmark tried to connect to {address[0]!r}: only loopback addresses may be used")
+        real_connect(sock, address)
+
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect  # type: ignore[method-assign]
+
+
+# -- moto ----------------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 and a free port, in this process; yields its base URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would swamp the output
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        if host != "127.0.0.1":
+            raise RuntimeError(f"moto bound {host}, not 127.0.0.1")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def reset_moto(url: str) -> None:
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+def iam_client(endpoint: str, max_pool_connections: int = 10) -> Any:
+    """A plain boto3 IAM client: for seeding the server and for the in-process baselines."""
+    import boto3
+    import botocore.config
+
+    return boto3.session.Session().client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        config=botocore.config.Config(max_pool_connections=max_pool_connections, retries={"mode": "standard"}),
+    )
+
+
+# -- the collection ------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def collections_tree(checkout: Path) -> Iterator[Path]:
+    """A temporary ANSIBLE_COLLECTIONS_PATH whose ansible_collections/certops/aws is a symlink to `checkout`."""
+    tree = Path(tempfile.mkdtemp(prefix="certops-bench-collections-"))
+    try:
+        (tree / "ansible_collections" / "certops").mkdir(parents=True)
+        (tree / "ansible_collections" / "certops" / "aws").symlink_to(checkout.resolve())
+        yield tree
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+# -- the machine ---------------------------------------------------------------------------------------------------
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_kb = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        memory_kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(memory_kb / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "packages": {
+            name: _version(name) for name in ("ansible-core", "boto3", "botocore", "cryptography", "moto", "matplotlib")
+        },
+    }
+
+
+# -- other load on the machine -------------------------------------------------------------------------------------
+def _busy_seconds() -> float:
+    """CPU time all processes of the machine have used since boot, in seconds (idle and iowait left out)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(value) for value in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    # guest time is already counted in user time
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU time of this process and of every child it has waited for (ansible, the meter, the CLI...)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+class ForeignLoad:
+    """How much CPU other processes used while a measurement ran: they compete for the same cores.
+
+    with ForeignLoad() as load: ...   then load.cores: the average number of cores others kept busy.
+    """
+
+    def __enter__(self) -> ForeignLoad:
+        self._wall, self._busy, self._own = time.perf_counter(), _busy_seconds(), _own_seconds()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.seconds = time.perf_counter() - self._wall
+        foreign = (_busy_seconds() - self._busy) - (_own_seconds() - self._own)
+        self.cores = max(foreign, 0.0) / self.seconds if self.seconds else 0.0
+
+
+# -- statistics ----------------------------------------------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def spread(values: Sequence[float]) -> tuple[float, float]:
+    """(min, max): shown next to medians so a reader sees the noise."""
+    return (min(values), max(values)) if values else (float("nan"), float("nan"))

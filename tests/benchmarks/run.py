@@ -1,0 +1,187 @@
+"""Run every benchmark of certops.aws and write docs/performance.md, docs/performance/results.json and the chart.
+
+From the repository root:
+    .venv/bin/python -m tests.benchmarks.run            # the full run, about 10 minutes on 2 cores
+    .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 2 minutes
+
+Everything talks to a moto server this run starts on 127.0.0.1, with dummy credentials; ~/.aws is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python tests/benchmarks/run.py` works as well as `python -m tests.benchmarks.run`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks import common
+
+DOC = common.REPO / "docs" / "performance.md"
+OUTPUT = common.REPO / "docs" / "performance"
+REQUIREMENTS = common.HERE / "requirements.txt"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_matplotlib() -> None:
+    """Install the benchmark's own pinned requirements into this venv when the chart library is missing."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log(f"installing {REQUIREMENTS.relative_to(common.REPO)} into {sys.prefix}")
+        constraints = common.REPO / "constraints.txt"
+        argv = [sys.executable, "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)]
+        argv += ["-c", str(constraints)] if constraints.exists() else []
+        subprocess.run(argv, check=True)
+
+
+def parse_sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="few runs and small sizes: checks the harness only")
+    parser.add_argument("--runs", type=int, default=20, help="A/B pairs for the task overhead (at least 10)")
+    parser.add_argument("--sizes", type=parse_sizes, default=[100, 300, 1000], help="fan-out user counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per fan-out point (1000 users: 1 sequential)")
+    parser.add_argument("--target-repeats", type=int, default=5, help="runs at the size the target is judged at")
+    parser.add_argument("--cli-sizes", type=parse_sizes, default=[100, 300], help="sizes also run with the AWS CLI")
+    parser.add_argument("--sweep", type=parse_sizes, default=[1, 2, 4, 16, 32], help="max_concurrency values at 300")
+    parser.add_argument("--latency-ms", type=float, default=40.0, help="added by the proxy to every request")
+    parser.add_argument(
+        "--collection",
+        type=Path,
+        default=common.REPO,
+        help="checkout of the collection to measure (default: this one), e.g. a scratch copy with a candidate fix",
+    )
+    parser.add_argument("--baseline", type=Path, help="a results.json to show as 'before' next to this run")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="where results.json and the chart go")
+    parser.add_argument("--doc", type=Path, default=DOC, help="the markdown file to write")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: write the markdown and the chart again from OUTPUT/results.json (after a text change)",
+    )
+    parsed = parser.parse_args()
+    if parsed.quick:
+        parsed.runs, parsed.sizes, parsed.repeats, parsed.target_repeats = 10, [20, 60], 1, 1
+        parsed.cli_sizes, parsed.sweep = [20], [1, 16]
+    if parsed.runs < 10 and not parsed.quick:
+        parser.error("--runs must be at least 10")
+    return parsed
+
+
+def measure(opts: argparse.Namespace) -> dict[str, Any]:
+    """Every section, in one run on this machine: the results as written to results.json."""
+    common.scrub_own_environment()
+    common.guard_loopback()
+
+    # Imported after the environment is scrubbed: boto3 reads it when a session is made.
+    from tests.benchmarks import fanout, overhead, profiling
+    from tests.benchmarks.adhoc import AdHoc
+    from tests.certs import make_certificate
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["python -m tests.benchmarks.run", *sys.argv[1:]]),
+        "quick": opts.quick,
+        "collection": str(opts.collection.resolve()),
+        "machine": common.machine(),
+        "load_average": {"start": os.getloadavg()},
+    }
+    with common.collections_tree(opts.collection) as tree, common.moto_server() as moto:
+        # In a child process: moto's in-process mock patches botocore for the whole process.
+        log("a. API calls per task (moto in-process)")
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.api_calls", "--collection", str(tree)],
+            env=common.clean_environ(),
+            cwd=common.REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"API call count failed:\n{done.stderr}")
+        results["api_calls"] = json.loads(done.stdout)
+
+        adhoc = AdHoc(tree)
+        try:
+            iam = common.iam_client(moto)
+            iam.create_user(UserName="alice")
+            iam.upload_signing_certificate(UserName="alice", CertificateBody=make_certificate("alice"))
+
+            log(f"b. task overhead: {opts.runs} A/B pairs of ad-hoc runs")
+            with common.ForeignLoad() as load:
+                results["overhead"] = overhead.measure(adhoc, moto, "alice", opts.runs)
+            results["overhead"]["foreign_cores"] = load.cores
+            ratio = results["overhead"]["median_pair_ratio"]
+            log(f"   time x{ratio['seconds']:.3f}, tree peak RSS x{ratio['tree_maxrss_kb']:.3f}")
+
+            log("d. profile: imports and main() step by step, collection against floor")
+            with common.ForeignLoad() as load:
+                results["profile"] = {
+                    "imports": profiling.import_costs(tree, repeats=11),
+                    "phases": profiling.phase_costs(tree, moto, "alice", repeats=20),
+                    "first_call": profiling.first_call_costs(moto, "alice", repeats=20),
+                }
+            results["profile"]["foreign_cores"] = load.cores
+            common.reset_moto(moto)
+
+            target = 300 if 300 in opts.sizes else max(opts.sizes)
+            log(f"c. fan-out over {opts.sizes} users, {opts.latency_ms:.0f} ms added per request")
+            results["fanout"] = fanout.measure(
+                adhoc,
+                moto,
+                sizes=opts.sizes,
+                repeats=opts.repeats,
+                target_size=target,
+                target_repeats=max(opts.repeats, opts.target_repeats),
+                latency=opts.latency_ms / 1000,
+                cli_sizes=opts.cli_sizes,
+                sweep=opts.sweep,
+                log=log,
+            )
+        finally:
+            adhoc.close()
+    results["load_average"]["end"] = os.getloadavg()
+    results["seconds"] = time.perf_counter() - started
+    return results
+
+
+def main() -> None:
+    opts = options()
+    ensure_matplotlib()
+    from tests.benchmarks import report
+
+    results_path = opts.output / "results.json"
+    if opts.render_only:
+        # Only the text changed: the figures are those of the run that wrote results.json.
+        results = json.loads(results_path.read_text())
+        rendered = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    else:
+        results = measure(opts)
+        rendered = None
+        opts.output.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=1) + "\n")
+    baseline = json.loads(opts.baseline.read_text()) if opts.baseline else None
+    chart = opts.output / "fanout.png"
+    report.chart(results, chart)
+    opts.doc.write_text(report.markdown(results, baseline, chart, opts.doc, rendered))
+    took = "" if opts.render_only else f" after {results['seconds'] / 60:.1f} minutes of measuring"
+    log(f"wrote {opts.doc}, {results_path}, {chart}{took}")
+
+
+if __name__ == "__main__":
+    main()
