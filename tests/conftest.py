@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import atexit
 import importlib
-import ipaddress
 import os
 import shutil
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from tests.harness import DUMMY_AWS_ENVIRONMENT
+from tests.harness import DUMMY_AWS_ENVIRONMENT, guard_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,36 +62,5 @@ for variable in (
 os.environ.update(DUMMY_AWS_ENVIRONMENT)
 
 
-# Tests talk to loopback only: refuse, loudly, any connection or name lookup that would leave the machine.
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def _is_loopback(host) -> bool:
-    if host is None or host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-_real_getaddrinfo = socket.getaddrinfo
-_real_connect = socket.socket.connect
-
-
-def _guarded_getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, bytes):
-        host = host.decode()
-    if not _is_loopback(host):
-        raise OSError(f"test tried to resolve {host!r}: only loopback addresses may be used")
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-def _guarded_connect(sock, address):
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-        raise OSError(f"test tried to connect to {address[0]!r}: only loopback addresses may be used")
-    return _real_connect(sock, address)
-
-
-socket.getaddrinfo = _guarded_getaddrinfo
-socket.socket.connect = _guarded_connect
+# Tests talk to loopback only: any connection or name lookup that would leave the machine fails loudly.
+guard_loopback("a test")

@@ -5,11 +5,14 @@ dummy credentials, an isolated Ansible environment, and the collection built and
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import shlex
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,44 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def reset_moto(endpoint: str) -> None:
+    """Empty every account of the emulator."""
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+
+
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _is_loopback(host: object) -> bool:
+    if host is None or host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
+def guard_loopback(who: str) -> None:
+    """Refuse, loudly and in this process, any name lookup or connection that would leave the machine."""
+    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if not _is_loopback(name):
+            raise OSError(f"{who} tried to resolve {name!r}: only loopback addresses may be used")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
+            raise OSError(f"{who} tried to connect to {address[0]!r}: only loopback addresses may be used")
+        real_connect(sock, address)
+
+    socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = connect  # type: ignore[method-assign]
 
 
 def iam_client(endpoint: str) -> Any:

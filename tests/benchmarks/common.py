@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
-import logging
 import os
 import platform
 import resource
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from tests import harness
+from tests.harness import DUMMY_AWS_ENVIRONMENT, moto_server, reset_moto  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -39,15 +38,7 @@ def awscli_venv() -> Path:
     return cache / "certops-aws-benchmarks" / f"awscli-{pins}"
 
 
-DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    # Never read ~/.aws: a profile or a real endpoint there would change what is measured, or reach AWS.
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    "AWS_EC2_METADATA_DISABLED": "true",
-}
+DUMMY_CREDENTIALS = DUMMY_AWS_ENVIRONMENT
 _DROPPED_PREFIXES = ("AWS_", "ANSIBLE_", "EC2_", "BOTO_", "PYTHONPATH")
 
 
@@ -66,60 +57,10 @@ def scrub_own_environment() -> None:
     os.environ.update(DUMMY_CREDENTIALS)
 
 
-# -- loopback only -------------------------------------------------------------------------------------------------
-_LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
-
-
-def _is_loopback(host: object) -> bool:
-    if host is None or host in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(str(host)).is_loopback
-    except ValueError:
-        return False
-
-
+# -- loopback only, and the moto server: shared with the tests (tests/harness.py) --------------------------------------
 def guard_loopback() -> None:
     """Refuse, in this process, any name lookup or connection that would leave the machine."""
-    real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
-
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if not _is_loopback(name):
-            raise OSError(f"benchmark tried to resolve {name!r}: only loopback addresses may be used")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def connect(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address[0]):
-            raise OSError(f"benchmark tried to connect to {address[0]!r}: only loopback addresses may be used")
-        real_connect(sock, address)
-
-    socket.getaddrinfo = getaddrinfo
-    socket.socket.connect = connect  # type: ignore[method-assign]
-
-
-# -- moto ----------------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto server on 127.0.0.1 and a free port, in this process; yields its base URL."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request would swamp the output
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        if host != "127.0.0.1":
-            raise RuntimeError(f"moto bound {host}, not 127.0.0.1")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def reset_moto(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        response.read()
+    harness.guard_loopback("the benchmark")
 
 
 def iam_client(endpoint: str, max_pool_connections: int = 10) -> Any:

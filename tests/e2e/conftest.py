@@ -6,7 +6,6 @@ dummy credentials, and no ~/.aws. The server's state is reset before each test.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from tests.certs import make_certificate
 from tests.e2e.helpers import USER, Ansible, base_env
-from tests.harness import iam_client, install_collection, moto_server
+from tests.harness import iam_client, install_collection, moto_server, reset_moto
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +26,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def reset_server(moto_endpoint: str) -> None:
     """Every test starts from an empty account."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    reset_moto(moto_endpoint)
 
 
 @pytest.fixture(scope="session")
