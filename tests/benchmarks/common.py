@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import platform
 import resource
@@ -157,6 +158,25 @@ class ForeignLoad:
 # -- statistics ----------------------------------------------------------------------------------------------------
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free confidence interval of the median: order statistics and the binomial distribution.
+
+    With n values, the median lies between the k-th smallest and the k-th largest with probability
+    1 - 2 * P(Binomial(n, 1/2) < k); the largest k that keeps this at `confidence` or more is used.
+    """
+    ordered = sorted(values)
+    n = len(ordered)
+    k, below = 0, 0.0
+    while k < n // 2:
+        next_below = below + math.comb(n, k) / 2**n  # P(Binomial(n, 1/2) <= k)
+        if 1 - 2 * next_below < confidence:
+            break
+        below, k = next_below, k + 1
+    if k == 0:  # too few values for that confidence: the whole range
+        return ordered[0], ordered[-1]
+    return ordered[k - 1], ordered[n - k]
 
 
 def spread(values: Sequence[float]) -> tuple[float, float]:

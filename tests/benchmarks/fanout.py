@@ -41,7 +41,7 @@ REPLAYED = frozenset({"ListUsers", "ListSigningCertificates"})
 # Other processes using more CPU than this (in cores) during the target-size runs: they are measured again, at most
 # MAX_ATTEMPTS times in all, and the quietest attempt is reported (every attempt is kept in the results).
 QUIET_CORES = 0.25
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 2
 
 
 def user_name(number: int) -> str:

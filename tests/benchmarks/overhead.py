@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.benchmarks.adhoc import AdHoc, Run
-from tests.benchmarks.common import median
+from tests.benchmarks.common import median, median_interval
 
 ARMS = {
     "collection": "certops.aws.iam_signing_certificate_info",
@@ -49,10 +49,14 @@ def measure(adhoc: AdHoc, endpoint: str, user_name: str, runs: int) -> dict[str,
         raise RuntimeError(f"the arms returned different numbers of certificates: {same}")
     collection, floor = recorded["collection"], recorded["floor"]
     ratios: dict[str, float | None] = {}
+    intervals: dict[str, tuple[float, float] | None] = {}
     for key in ("seconds", "cpu_seconds", "tree_maxrss_kb", "module_seconds", "module_maxrss_kb"):
         a = [getattr(run, key) for run in collection]
         b = [getattr(run, key) for run in floor]
-        ratios[key] = median(_pair_ratios(a, b)) if None not in a + b else None
+        pairs = _pair_ratios(a, b) if None not in a + b else []
+        ratios[key] = median(pairs) if pairs else None
+        # Single pairs differ by ±10 % and more on this kind of machine: the interval says what the median is worth.
+        intervals[key] = median_interval(pairs) if pairs else None
     return {
         "runs": runs,
         "user_name": user_name,
@@ -61,4 +65,5 @@ def measure(adhoc: AdHoc, endpoint: str, user_name: str, runs: int) -> dict[str,
         "collection": _summary(collection),
         "floor": _summary(floor),
         "median_pair_ratio": ratios,
+        "median_pair_ratio_ci95": intervals,
     }

@@ -32,6 +32,34 @@ def x(ratio: float | None) -> str:
     return "n/a" if ratio is None else f"{ratio:.2f}x"
 
 
+def x3(ratio: float | None) -> str:
+    """Ratios judged against a 1.10 target: three decimals, so 1.104 does not print as a passing 1.10."""
+    return "n/a" if ratio is None else f"{ratio:.3f}x"
+
+
+def interval(results: dict[str, Any], key: str) -> str:
+    """The 95 % confidence interval of a median pair ratio, when the run recorded one."""
+    bounds = results["overhead"].get("median_pair_ratio_ci95", {}).get(key)
+    return f"{bounds[0]:.3f} to {bounds[1]:.3f}" if bounds else "n/a"
+
+
+def uncertainty(results: dict[str, Any], key: str, target: float) -> str:
+    """What the interval says about a verdict: nothing, or that the noise could turn it."""
+    ratio = results["overhead"]["median_pair_ratio"][key]
+    bounds = results["overhead"].get("median_pair_ratio_ci95", {}).get(key)
+    if not bounds or bounds[0] > target or bounds[1] <= target:
+        return ""
+    if ratio <= target:
+        return (
+            f" The 95 % interval of the median ({bounds[0]:.3f} to {bounds[1]:.3f}) reaches past the target, so the "
+            "margin is within this machine's noise; more pairs (`--runs`) would narrow it."
+        )
+    return (
+        f" The 95 % interval of the median ({bounds[0]:.3f} to {bounds[1]:.3f}) still includes the target: the miss "
+        "is within this machine's noise; more pairs (`--runs`) would tell."
+    )
+
+
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
@@ -70,7 +98,7 @@ def key_figures(results: dict[str, Any]) -> dict[str, float | None]:
     ratio = results["overhead"]["median_pair_ratio"]
     point = fanout_point(results)
     return {
-        "task time vs floor": ratio["seconds"],
+        "task time vs floor (median pair ratio)": ratio["seconds"],
         "task peak RSS (tree) vs floor": ratio["tree_maxrss_kb"],
         "module process peak RSS vs floor": ratio.get("module_maxrss_kb"),
         f"fan-out net time, {point['users']} users (s)": point["collection"]["net_seconds"],
@@ -263,12 +291,14 @@ def _summary(results: dict[str, Any]) -> str:
         ],
         [
             f"task time ≤ {TIME_TARGET:.2f}x the floor module",
-            f"{x(ratio['seconds'])} (median of {results['overhead']['runs']} A/B pair ratios)",
+            f"{x3(ratio['seconds'])} (median of {results['overhead']['runs']} A/B pair ratios; 95 % interval "
+            f"{interval(results, 'seconds')})",
             verdict(ratio["seconds"] <= TIME_TARGET),
         ],
         [
             f"task peak memory ≤ {MEMORY_TARGET:.2f}x the floor module",
-            f"{x(ratio['tree_maxrss_kb'])} (peak RSS of the process tree)",
+            f"{x3(ratio['tree_maxrss_kb'])} (peak RSS of the process tree; 95 % interval "
+            f"{interval(results, 'tree_maxrss_kb')})",
             verdict(ratio["tree_maxrss_kb"] <= MEMORY_TARGET),
         ],
         [
@@ -334,8 +364,9 @@ def _overhead(results: dict[str, Any]) -> str:
             label,
             f"{unit(a)} ({span(collection[key], unit)})",
             f"{unit(b)} ({span(floor[key], unit)})",
-            f"**{x(ratio[key])}**",
-            x(a / b),
+            f"**{x3(ratio[key])}**",
+            interval(results, key),
+            x3(a / b),
         ]
 
     rows = [
@@ -350,8 +381,8 @@ def _overhead(results: dict[str, Any]) -> str:
             row("the module's process alone: peak RSS", "module_maxrss_kb", mb),
         ]
         module_text = (
-            f" The module's own process, alone, takes {x(ratio['module_seconds'])} the floor's time and "
-            f"{x(ratio['module_maxrss_kb'])} its peak memory: the targets are on the task, where Ansible's share "
+            f" The module's own process, alone, takes {x3(ratio['module_seconds'])} the floor's time and "
+            f"{x3(ratio['module_maxrss_kb'])} its peak memory: the targets are on the task, where Ansible's share "
             "dilutes this, but section 4 shows where the difference is."
         )
     time_ok = ratio["seconds"] <= TIME_TARGET
@@ -381,12 +412,29 @@ the min-to-max range, and the median of the {over["runs"]} per-pair ratios. Wall
 come from `os.wait4` on the `ansible` process, started from a small launcher (`tests/benchmarks/meter.py`, see the
 notes); the module's own process is measured by running it under GNU time (as `ansible_python_interpreter`).
 
-{table(["", "collection (min to max)", "floor (min to max)", "median pair ratio", "ratio of medians"], rows)}
+{
+        table(
+            [
+                "",
+                "collection (min to max)",
+                "floor (min to max)",
+                "median pair ratio",
+                "its 95 % interval",
+                "ratio of medians",
+            ],
+            rows,
+        )
+    }
 
-**Reading.** Time: {x(ratio["seconds"])} the floor, target ≤ {TIME_TARGET:.2f}x: {verdict(time_ok)}. The command
-takes {s(collection["median_seconds"])} against {s(floor["median_seconds"])}.{module_share}
-Memory: {x(ratio["tree_maxrss_kb"])}, target ≤ {MEMORY_TARGET:.2f}x: {verdict(memory_ok)}. The tree's peak RSS is
-that of its largest process, here {largest}.{module_text}
+Single pairs differ a lot on this machine (see the ranges), so each median pair ratio comes with a distribution-free
+95 % confidence interval (order statistics of the {over["runs"]} pair ratios).
+
+**Reading.** Time: {x3(ratio["seconds"])} the floor, target ≤ {TIME_TARGET:.2f}x:
+{verdict(time_ok)}.{uncertainty(results, "seconds", TIME_TARGET)} The command takes {s(collection["median_seconds"])}
+against {s(floor["median_seconds"])}.{module_share}
+Memory: {x3(ratio["tree_maxrss_kb"])}, target ≤ {MEMORY_TARGET:.2f}x:
+{verdict(memory_ok)}.{uncertainty(results, "tree_maxrss_kb", MEMORY_TARGET)} The tree's peak RSS is that of its
+largest process, here {largest}.{module_text}
 """
 
 

@@ -1,7 +1,7 @@
 """Run every benchmark of certops.aws and write docs/performance.md, docs/performance/results.json and the chart.
 
 From the repository root:
-    .venv/bin/python -m tests.benchmarks.run            # the full run, about 10 minutes on 2 cores
+    .venv/bin/python -m tests.benchmarks.run            # the full run, 12 to 15 minutes on 2 cores
     .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 2 minutes
 
 Everything talks to a moto server this run starts on 127.0.0.1, with dummy credentials; ~/.aws is never read.
@@ -52,7 +52,7 @@ def parse_sizes(text: str) -> list[int]:
 def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="few runs and small sizes: checks the harness only")
-    parser.add_argument("--runs", type=int, default=20, help="A/B pairs for the task overhead (at least 10)")
+    parser.add_argument("--runs", type=int, default=40, help="A/B pairs for the task overhead (at least 10)")
     parser.add_argument("--sizes", type=parse_sizes, default=[100, 300, 1000], help="fan-out user counts")
     parser.add_argument("--repeats", type=int, default=3, help="runs per fan-out point (1000 users: 1 sequential)")
     parser.add_argument("--target-repeats", type=int, default=5, help="runs at the size the target is judged at")
@@ -132,9 +132,9 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
             log("d. profile: imports and main() step by step, collection against floor")
             with common.ForeignLoad() as load:
                 results["profile"] = {
-                    "imports": profiling.import_costs(tree, repeats=11),
-                    "phases": profiling.phase_costs(tree, moto, "alice", repeats=20),
-                    "first_call": profiling.first_call_costs(moto, "alice", repeats=20),
+                    "imports": profiling.import_costs(tree, repeats=9),
+                    "phases": profiling.phase_costs(tree, moto, "alice", repeats=12),
+                    "first_call": profiling.first_call_costs(moto, "alice", repeats=12),
                 }
             results["profile"]["foreign_cores"] = load.cores
             common.reset_moto(moto)
