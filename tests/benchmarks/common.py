@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from tests import harness
-from tests.harness import DUMMY_AWS_ENVIRONMENT, moto_server, reset_moto  # noqa: F401  (re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -39,7 +38,10 @@ def awscli_venv() -> Path:
     return cache / "certops-aws-benchmarks" / f"awscli-{pins}"
 
 
-DUMMY_CREDENTIALS = DUMMY_AWS_ENVIRONMENT
+DUMMY_CREDENTIALS = harness.DUMMY_AWS_ENVIRONMENT
+# The moto server on 127.0.0.1 and its reset, as the tests use them.
+moto_server = harness.moto_server
+reset_moto = harness.reset_moto
 _DROPPED_PREFIXES = ("AWS_", "ANSIBLE_", "EC2_", "BOTO_", "PYTHONPATH")
 
 
