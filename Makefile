@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: venv test unit e2e demo lint format sanity docs docs-check clean
+.PHONY: venv test unit e2e demo lint format sanity docs docs-check benchmark clean
 
 venv: $(STAMP)
 
@@ -52,6 +52,10 @@ docs: $(LINT_STAMP)
 docs-check: $(LINT_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/python tests/sanity/build_docs.py --check
+
+# Figures for docs/performance.md (about 13 minutes on 2 cores). A measurement, not a test.
+benchmark: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.run
 
 format: $(STAMP)
 	$(BIN)/ruff format .
