@@ -16,15 +16,20 @@ def signing_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def make_certificate(common_name: str = "certops-test", days: float = 365, starts_in_days: float = -1) -> str:
-    """A self-signed PEM certificate valid from now+starts_in_days for `days` days."""
+def make_certificate(
+    common_name: str = "certops-test", days: float = 365, starts_in_days: float = -1, extra_bytes: int = 0
+) -> str:
+    """A self-signed PEM certificate valid from now+starts_in_days until now+days.
+
+    extra_bytes: the size of an opaque extension, to make a certificate as large as wanted.
+    """
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = now + datetime.timedelta(days=starts_in_days)
     name = x509.Name(
         [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certops")]
     )
     key = signing_key()
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -32,8 +37,11 @@ def make_certificate(common_name: str = "certops-test", days: float = 365, start
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(now + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
     )
+    if extra_bytes:
+        padding = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"x" * extra_bytes)
+        builder = builder.add_extension(padding, critical=False)
+    certificate = builder.sign(key, hashes.SHA256())
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 

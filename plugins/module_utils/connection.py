@@ -1,10 +1,16 @@
 # Copyright: certops.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""AWS connection options (amazon.aws names and environment fallbacks) and the IAM client."""
+"""AWS connection options (amazon.aws names and environment fallbacks) and the IAM client.
+
+Every malformed option fails here with a message that names it, before any call; the code knows which
+values the task set (`given`) and which came from the environment, rather than guessing from equal values.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from typing import Any
 
 from ansible.module_utils.basic import env_fallback
@@ -26,6 +32,36 @@ DEFAULT_CONNECT_TIMEOUT = 5
 DEFAULT_READ_TIMEOUT = 10
 DEFAULT_RETRY_MODE = "standard"
 DEFAULT_TOTAL_MAX_ATTEMPTS = 4
+MAX_RETRIES = 20
+RETRY_MODES = ["standard", "adaptive", "legacy"]
+# botocore's own rule for a region name (a host label).
+REGION_PATTERN = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)", re.ASCII)
+
+KEY_OPTIONS = ("access_key", "secret_key", "session_token")
+
+# The botocore Config settings aws_config accepts, each validated by Ansible's argument spec.
+AWS_CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "connect_timeout": {"type": "float"},
+    "read_timeout": {"type": "float"},
+    "max_pool_connections": {"type": "int"},
+    "retries": {
+        "type": "dict",
+        "options": {
+            "mode": {"type": "str", "choices": RETRY_MODES},
+            "total_max_attempts": {"type": "int"},
+            "max_attempts": {"type": "int"},
+        },
+    },
+    "proxies": {"type": "dict"},
+    "proxies_config": {"type": "dict"},
+    "user_agent_extra": {"type": "str"},
+    "user_agent_appid": {"type": "str"},
+    "tcp_keepalive": {"type": "bool"},
+    "parameter_validation": {"type": "bool"},
+    "use_fips_endpoint": {"type": "bool"},
+    "use_dualstack_endpoint": {"type": "bool"},
+    "client_cert": {"type": "path"},
+}
 
 CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "access_key": {
@@ -63,17 +99,76 @@ CONNECTION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     },
     "validate_certs": {"type": "bool", "default": True},
     "aws_ca_bundle": {"type": "path", "fallback": (env_fallback, ["AWS_CA_BUNDLE"])},
-    "aws_config": {"type": "dict"},
+    "aws_config": {"type": "dict", "options": AWS_CONFIG_OPTIONS},
     "retries": {"type": "int"},
-    "retry_mode": {"type": "str", "choices": ["standard", "adaptive", "legacy"]},
+    "retry_mode": {"type": "str", "choices": RETRY_MODES},
 }
 
 
 class ConnectionSettingsError(ValueError):
-    """Connection options that cannot work together."""
+    """Connection options that cannot work; the message names the option."""
+
+    def __init__(self, message: str, code: str = "InvalidParameters") -> None:
+        super().__init__(message)
+        self.code = code
 
 
-MAX_RETRIES = 20
+def _origin(option: str, given: set[str]) -> str:
+    """How to name an option in a message: where its value came from."""
+    if option in given:
+        return option
+    names = " or ".join(CONNECTION_ARGUMENT_SPEC[option]["fallback"][1])
+    return f"{option} (from the environment variable {names})"
+
+
+def _set(settings: dict[str, Any] | None) -> dict[str, Any]:
+    """The settings a user gave (the argument spec fills every other suboption with None)."""
+    return {key: value for key, value in (settings or {}).items() if value is not None}
+
+
+def _check_attempts(option: str, attempts: int | None, lowest: int = 1) -> None:
+    if attempts is not None and not lowest <= attempts <= MAX_RETRIES:
+        raise ConnectionSettingsError(
+            f"{option} must be between {lowest} and {MAX_RETRIES} (attempts in all, the first included), got {attempts}"
+        )
+
+
+def _check_aws_config(aws_config: dict[str, Any]) -> None:
+    for option in ("connect_timeout", "read_timeout"):
+        if option in aws_config and not aws_config[option] > 0:
+            raise ConnectionSettingsError(f"aws_config.{option} must be more than 0 seconds, got {aws_config[option]}")
+    pool = aws_config.get("max_pool_connections")
+    if pool is not None and pool < 1:
+        raise ConnectionSettingsError(f"aws_config.max_pool_connections must be 1 or more, got {pool}")
+    retries = _set(aws_config.get("retries"))
+    _check_attempts("aws_config.retries.total_max_attempts", retries.get("total_max_attempts"))
+    if retries.get("max_attempts") is not None:  # botocore's legacy form counts retries, not attempts
+        _check_attempts("aws_config.retries.max_attempts", retries["max_attempts"] + 1)
+    for option, allowed in (("proxies", (str,)), ("proxies_config", (str, bool))):
+        for key, value in (aws_config.get(option) or {}).items():
+            if not isinstance(value, allowed):
+                kinds = " or ".join("a string" if kind is str else "a boolean" for kind in allowed)
+                raise ConnectionSettingsError(f"aws_config.{option}.{key} must be {kinds}, got {type(value).__name__}")
+
+
+def check_connection_options(params: dict[str, Any], given: set[str]) -> None:
+    """Fail with a message naming the option for any connection option that cannot work."""
+    endpoint = params.get("endpoint_url")
+    if endpoint:
+        parts = urllib.parse.urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConnectionSettingsError(
+                f"{_origin('endpoint_url', given)} {endpoint!r} is not a URL: give http:// or https:// and a host, "
+                "for example https://iam.amazonaws.com"
+            )
+    region = params.get("region")
+    if region and not REGION_PATTERN.fullmatch(region):
+        raise ConnectionSettingsError(f"{_origin('region', given)} {region!r} is not a valid AWS region name")
+    bundle = params.get("aws_ca_bundle")
+    if bundle and params.get("validate_certs", True) and not os.path.isfile(bundle):
+        raise ConnectionSettingsError(f"{_origin('aws_ca_bundle', given)} {bundle!r} is not a file")
+    _check_attempts("retries", params.get("retries"))
+    _check_aws_config(_set(params.get("aws_config")))
 
 
 def client_config(
@@ -83,10 +178,6 @@ def client_config(
     retry_mode: str | None = None,
 ) -> Any:
     """botocore Config: our bounded defaults, the retries/retry_mode options, then aws_config over all."""
-    if retries is not None and not 1 <= retries <= MAX_RETRIES:
-        raise ConnectionSettingsError(
-            f"retries must be between 1 and {MAX_RETRIES} (attempts in all, the first included), got {retries}"
-        )
     settings: dict[str, Any] = {
         "connect_timeout": DEFAULT_CONNECT_TIMEOUT,
         "read_timeout": DEFAULT_READ_TIMEOUT,
@@ -97,58 +188,76 @@ def client_config(
     }
     if max_pool_connections:
         settings["max_pool_connections"] = max_pool_connections
-    settings.update(aws_config or {})
-    try:
-        return botocore.config.Config(**settings)
-    except TypeError as exc:
-        raise ConnectionSettingsError(f"aws_config has an option botocore does not know: {exc}") from None
+    overrides = _set(aws_config)
+    if "retries" in overrides:
+        overrides["retries"] = _set(overrides["retries"])
+    settings.update(overrides)
+    return botocore.config.Config(**settings)
 
 
-def _from_environment(params: dict[str, Any], option: str) -> bool:
-    """Whether an option's value is the one its environment fallback supplies (not set in the task)."""
-    value = params.get(option)
-    names = CONNECTION_ARGUMENT_SPEC[option]["fallback"][1]
-    return value is not None and any(os.environ.get(name) == value for name in names)
+def credentials(params: dict[str, Any], given: set[str]) -> dict[str, Any]:
+    """The session arguments: a profile or keys.
 
-
-def credentials(params: dict[str, Any]) -> dict[str, Any]:
-    """The session arguments: a profile or keys. A profile set in the task wins over keys from the
-    environment, and keys win over a profile from the environment; both set in the task is an error."""
-    key_options = ("access_key", "secret_key", "session_token")
-    keys = {option: params.get(option) for option in key_options if params.get(option) is not None}
+    A profile set in the task wins over keys from the environment, and keys set in the task win over a
+    profile from the environment; a profile and keys both set in the task is an error, whatever the
+    environment says. When both come from the environment, the keys win, as in the AWS CLI.
+    """
+    keys_in_task = sorted(given.intersection(KEY_OPTIONS))
+    if "profile" in given and keys_in_task:
+        raise ConnectionSettingsError(
+            f"profile and {'/'.join(keys_in_task)} were both given; pass a profile or access keys, not both"
+        )
+    keys = {option: params.get(option) for option in KEY_OPTIONS}
     profile = params.get("profile")
-    if profile and keys:
-        profile_in_task = not _from_environment(params, "profile")
-        keys_in_task = any(not _from_environment(params, option) for option in keys)
-        if profile_in_task and keys_in_task:
+    if "profile" in given or (profile and not keys["access_key"] and not keys["secret_key"]):
+        keys = dict.fromkeys(KEY_OPTIONS)
+    else:
+        profile = None
+        if bool(keys["access_key"]) != bool(keys["secret_key"]):
+            present, missing = ("access_key", "secret_key") if keys["access_key"] else ("secret_key", "access_key")
             raise ConnectionSettingsError(
-                "profile and access_key/secret_key were both given; pass a profile or access keys, not both"
+                f"{_origin(present, given)} is set but {missing} is not; give both, or a profile"
             )
-        if profile_in_task:
-            keys = {}
-        else:
-            profile = None
     return {
-        "aws_access_key_id": keys.get("access_key"),
-        "aws_secret_access_key": keys.get("secret_key"),
-        "aws_session_token": keys.get("session_token"),
+        "aws_access_key_id": keys["access_key"],
+        "aws_secret_access_key": keys["secret_key"],
+        "aws_session_token": keys["session_token"],
         "profile_name": profile,
     }
 
 
-def iam_client(params: dict[str, Any], max_pool_connections: int | None = None) -> Any:
-    """A boto3 IAM client built from the connection options of a module."""
-    session = boto3.session.Session(**credentials(params))
+def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_connections: int | None = None) -> Any:
+    """A boto3 IAM client built from the connection options of a module. given: the options the task set."""
+    given = set(params) if given is None else given
+    check_connection_options(params, given)
+    session_arguments = credentials(params, given)
     verify: bool | str = params.get("validate_certs", True)
     if verify and params.get("aws_ca_bundle"):
         verify = params["aws_ca_bundle"]
-    return session.client(
-        "iam",
-        region_name=params.get("region") or DEFAULT_REGION,
-        # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
-        endpoint_url=params.get("endpoint_url") or None,
-        verify=verify,
-        config=client_config(
-            params.get("aws_config"), max_pool_connections, params.get("retries"), params.get("retry_mode")
-        ),
-    )
+    try:
+        session = boto3.session.Session(**session_arguments)
+        return session.client(
+            "iam",
+            region_name=params.get("region") or DEFAULT_REGION,
+            # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
+            endpoint_url=params.get("endpoint_url") or None,
+            verify=verify,
+            config=client_config(
+                params.get("aws_config"), max_pool_connections, params.get("retries"), params.get("retry_mode")
+            ),
+        )
+    except botocore.exceptions.ProfileNotFound:
+        raise ConnectionSettingsError(
+            f"{_origin('profile', given)} {session_arguments['profile_name']!r} is not in the AWS config or "
+            "credentials files",
+            "ProfileNotFound",
+        ) from None
+    except botocore.exceptions.BotoCoreError as exc:  # e.g. a malformed shared config file
+        raise ConnectionSettingsError(
+            f"Could not set up the AWS connection from the AWS config files or environment: {exc}",
+            exc.__class__.__name__,
+        ) from None
+    except ValueError:  # botocore's "Invalid endpoint", from AWS_ENDPOINT_URL(_IAM) or the config file
+        raise ConnectionSettingsError(
+            "The IAM endpoint set by AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file is not a URL"
+        ) from None

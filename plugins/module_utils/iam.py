@@ -9,18 +9,13 @@ with one clear message and never a traceback.
 
 from __future__ import annotations
 
-import datetime
 import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.certops.aws.plugins.module_utils.certificate import (
-    EMPTY_FIELDS,
-    iso8601,
-    try_load_certificate,
-)
+from ansible_collections.certops.aws.plugins.module_utils.rules import who
 
 try:
     import botocore.exceptions
@@ -28,10 +23,9 @@ except ImportError:  # handled by the module: HAS_BOTO3 in connection.py
     pass
 
 # IAM's own constraints (API reference): checked before any call.
-USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}")
-CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}")
-STATUSES = ("Active", "Inactive")
-QUOTA_PER_USER = 2
+# IAM's patterns use \w in its ASCII sense: letters and digits of other scripts are refused.
+USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}", re.ASCII)
 CONCURRENT_MODIFICATION_ATTEMPTS = 3
 CONCURRENT_MODIFICATION_PAUSE = 1.0  # seconds, times the attempt number
 
@@ -50,19 +44,26 @@ _ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOp
 
 
 class IamError(Exception):
-    """A failed IAM call, with a message fit for fail_json and the IAM error code (if any)."""
+    """A failed IAM call, with a message fit for fail_json and the IAM error code (if any).
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    resent: the request was sent more than once (botocore retried it after a 5xx, a throttle or a lost
+    connection), so an earlier attempt may have taken effect even though the last answer is an error.
+    """
+
+    def __init__(self, message: str, code: str | None = None, resent: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.resent = resent
 
 
 def invalid_user_name(value: str) -> str | None:
     """Why value is not a valid IAM user name, or None when it is."""
     if USER_NAME_PATTERN.fullmatch(value):
         return None
-    return f"user_name {value!r} is not a valid IAM user name: 1 to 128 characters, letters, digits and _+=,.@- only"
+    return (
+        f"user_name {value!r} is not a valid IAM user name: 1 to 128 characters, ASCII letters, digits and _+=,.@- only"
+    )
 
 
 def invalid_certificate_id(value: str) -> str | None:
@@ -71,39 +72,8 @@ def invalid_certificate_id(value: str) -> str | None:
         return None
     return (
         f"certificate_id {value!r} is not a valid signing certificate ID: 24 to 128 characters, "
-        "letters, digits and _ only"
+        "ASCII letters, digits and _ only"
     )
-
-
-def who(user_name: str | None) -> str:
-    return f"IAM user {user_name!r}" if user_name else "the calling IAM user"
-
-
-def quota_message(user_name: str | None, certificates: list[dict[str, Any]]) -> str:
-    """Why another certificate cannot be uploaded, naming the certificates that fill the quota."""
-    held = ", ".join(f"{cert['certificate_id']} ({cert['status']})" for cert in certificates)
-    return (
-        f"{who(user_name)} already has {len(certificates)} signing certificates: {held}. "
-        f"IAM allows at most {QUOTA_PER_USER} signing certificates per user and inactive ones count; "
-        "delete one (state: absent) before uploading another"
-    )
-
-
-def describe(raw: dict[str, Any], now: datetime.datetime | None = None) -> dict[str, Any]:
-    """An IAM SigningCertificate as the modules return it: snake_case with the parsed fields."""
-    upload_date = raw.get("UploadDate")
-    if isinstance(upload_date, datetime.datetime):
-        upload_date = iso8601(upload_date)
-    parsed = try_load_certificate(raw.get("CertificateBody"))
-    result = {
-        "certificate_id": raw.get("CertificateId"),
-        "user_name": raw.get("UserName"),
-        "status": raw.get("Status"),
-        "upload_date": upload_date,
-        "certificate_body": raw.get("CertificateBody"),
-    }
-    result.update(parsed.fields(now) if parsed else EMPTY_FIELDS)
-    return result
 
 
 def _explain(exc: Exception, action: str, endpoint: str) -> IamError:
@@ -154,6 +124,17 @@ def _explain(exc: Exception, action: str, endpoint: str) -> IamError:
     return IamError(f"Could not {action}: {exc}", exc.__class__.__name__)
 
 
+def _retried(exc: Exception) -> bool:
+    """Whether botocore sent the failed request more than once (its answer reports the retries it made).
+
+    A connection or timeout error carries no answer: the request may have been sent several times.
+    """
+    response = getattr(exc, "response", None)
+    if response is None:
+        return isinstance(exc, botocore.exceptions.ConnectionError)
+    return bool(response.get("ResponseMetadata", {}).get("RetryAttempts"))
+
+
 class SigningCertificates:
     """The IAM operations the modules use, with errors turned into IamError."""
 
@@ -161,14 +142,17 @@ class SigningCertificates:
         self._client = client
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
+        resent = False
         for attempt in range(1, CONCURRENT_MODIFICATION_ATTEMPTS + 1):
             try:
                 return call()
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 error = _explain(exc, action, self._client.meta.endpoint_url)
+                resent = resent or _retried(exc)
             # botocore's retry modes do not retry ConcurrentModification (a 409): the request had no
             # effect, so sending it again after a pause is safe.
             if error.code != "ConcurrentModification" or attempt == CONCURRENT_MODIFICATION_ATTEMPTS:
+                error.resent = resent
                 raise error
             time.sleep(CONCURRENT_MODIFICATION_PAUSE * attempt)
 

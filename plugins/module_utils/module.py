@@ -1,13 +1,24 @@
 # Copyright: certops.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The AnsibleModule both modules are built on: connection options, client, clear failures."""
+"""The AnsibleModule every module of the collection is built on.
+
+Before Ansible validates anything, private-key material in any option is masked and options given as
+null are dropped; then the collection's own option rules run, where null and false count as not given.
+Every failure carries an error_code.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.certops.aws.plugins.module_utils.certificate import (
+    HAS_CRYPTOGRAPHY,
+    contains_private_key,
+    private_key_fragments,
+)
 from ansible_collections.certops.aws.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC,
     HAS_BOTO3,
@@ -20,40 +31,85 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
     invalid_certificate_id,
     invalid_user_name,
 )
+from ansible_collections.certops.aws.plugins.module_utils.rules import INVALID_PARAMETERS, Refusal
 
-try:
-    import botocore.exceptions
-except ImportError:  # reported by AwsModule.__init__
-    pass
+IDENTIFIER_RULES = {"user_name": invalid_user_name, "certificate_id": invalid_certificate_id}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside an option value, however deeply nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 class AwsModule(AnsibleModule):
-    """An AnsibleModule with the shared AWS connection options and an IAM signing-certificate client."""
+    """An AnsibleModule with the shared AWS connection options and an IAM signing-certificate client.
 
-    def __init__(self, argument_spec: dict[str, Any], **kwargs: Any) -> None:
+    required_one_of and mutually_exclusive are the collection's own rules (an option given as null or
+    false counts as not given), checked after Ansible's argument validation.
+    """
+
+    def __init__(
+        self,
+        argument_spec: dict[str, Any],
+        required_one_of: Sequence[Sequence[str]] = (),
+        mutually_exclusive: Sequence[Sequence[str]] = (),
+        **kwargs: Any,
+    ) -> None:
+        self.given: set[str] = set()
         super().__init__(argument_spec={**CONNECTION_ARGUMENT_SPEC, **argument_spec}, **kwargs)
         if not HAS_BOTO3:
-            self.fail_json(msg=missing_required_lib("boto3 and botocore"))
-
-    def check_identifiers(self) -> None:
-        """Fail before any call when user_name or certificate_id breaks IAM's rules."""
-        for option, invalid in (("user_name", invalid_user_name), ("certificate_id", invalid_certificate_id)):
+            self.fail_json(msg=missing_required_lib("boto3 and botocore"), error_code="MissingLibrary")
+        if not HAS_CRYPTOGRAPHY:
+            self.fail_json(msg=missing_required_lib("cryptography"), error_code="MissingLibrary")
+        for options in required_one_of:
+            if not any(self.is_given(option) for option in options):
+                self.fail_json(msg=f"one of the following is required: {', '.join(options)}")
+        for options in mutually_exclusive:
+            if sum(self.is_given(option) for option in options) > 1:
+                self.fail_json(msg=f"parameters are mutually exclusive: {'|'.join(options)}")
+        for option, invalid in IDENTIFIER_RULES.items():
             value = self.params.get(option)
-            if value is not None and invalid(value):
+            if isinstance(value, str) and invalid(value):
                 self.fail_json(msg=invalid(value))
 
-    def signing_certificates(self, max_pool_connections: int | None = None) -> SigningCertificates:
-        """The IAM client for this task's connection options; failures end the task with a clear message."""
-        try:
-            return SigningCertificates(iam_client(self.params, max_pool_connections))
-        except ConnectionSettingsError as exc:
-            self.fail_json(msg=str(exc))
-        except botocore.exceptions.BotoCoreError as exc:  # e.g. ProfileNotFound, an unknown region
-            self.fail_json(msg=f"Could not set up the AWS connection: {exc}")
+    def _load_params(self) -> None:
+        super()._load_params()
+        # Masking comes first: Ansible's own validation may echo a value (a bad choice, a failed conversion).
+        for text in _strings(self.params):
+            if contains_private_key(text):
+                self.no_log_values.update(private_key_fragments(text))
+        # An option given as null counts as not given: defaults and environment fallbacks apply.
+        self.params = {name: value for name, value in self.params.items() if value is not None}
+        canonical = {
+            alias: name for name, spec in self.argument_spec.items() for alias in [name, *spec.get("aliases", ())]
+        }
+        self.given = {canonical[name] for name in self.params if name in canonical}
+
+    def is_given(self, option: str) -> bool:
+        """Set in the task to something other than null or false."""
+        return self.params.get(option) not in (None, False)
+
+    def fail_json(self, msg: Any, **kwargs: Any) -> NoReturn:
+        # Ansible's own argument validation fails through here too: it is about the options.
+        kwargs.setdefault("error_code", INVALID_PARAMETERS)
+        super().fail_json(msg=msg, **kwargs)
+
+    def fail_refusal(self, refusal: Refusal, **result: Any) -> NoReturn:
+        self.fail_json(msg=refusal.message, error_code=refusal.error_code, **result)
 
     def fail_iam(self, error: IamError, **result: Any) -> NoReturn:
         self.fail_json(msg=error.message, error_code=error.code, **result)
 
-    def hide(self, secret: str) -> None:
-        """Mask a value in everything this task returns, its invocation included."""
-        self.no_log_values.add(secret)
+    def signing_certificates(self, max_pool_connections: int | None = None) -> SigningCertificates:
+        """The IAM client for this task's connection options; bad options end the task with a clear message."""
+        try:
+            return SigningCertificates(iam_client(self.params, self.given, max_pool_connections))
+        except ConnectionSettingsError as exc:
+            self.fail_json(msg=str(exc), error_code=exc.code)

@@ -1,95 +1,165 @@
 # Copyright: certops.aws contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The rotation decision: from a user's certificates and the new one, what to do, in which order.
+"""The rotation plan: from a user's certificates, the new certificate, the threshold and the time, what to do.
 
-Pure: no AWS call. The role signing_certificate_rotation reads the certificates with the info module,
-asks this plan (through the certops.aws.rotation_plan filter), then carries it out with the modules.
+Pure: no AWS call. It uses the same matching, quota, validity and expiry rules as the certificate plan
+(rules.py). Its promises:
+- the new certificate is never kept as the one in use when it has expired or is not valid yet;
+- only certificates that are due (expiring within the threshold) are retired, unless the rotation is forced,
+  and only after the new certificate is active;
+- room in the quota is made by deleting inactive certificates only, and only once the new certificate's
+  validity, the quota and its ownership are established: a plan that cannot complete changes nothing.
 """
 
 from __future__ import annotations
 
+import datetime
+from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.certops.aws.plugins.module_utils.iam import QUOTA_PER_USER
+from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, expires_within, iso8601
+from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    ACTIVE,
+    DUPLICATE_CERTIFICATE,
+    LIMIT_EXCEEDED,
+    QUOTA_PER_USER,
+    ROTATION_BLOCKED,
+    Record,
+    Refusal,
+    by_fingerprint,
+    expiring_within,
+    oldest_first,
+    slots_missing,
+    validity_refusal,
+)
 
 OLD_CERTIFICATE_ACTIONS = ("deactivate", "delete")
 
 
-def _described(certificates: list[dict[str, Any]]) -> str:
-    return ", ".join(
-        f"{c['certificate_id']} ({c['status']}, expires {c.get('not_after') or 'unknown'}, {_days(c)} days left)"
-        for c in certificates
-    )
+@dataclass(frozen=True)
+class RotationPlan:
+    """What a rotation does, in this order: make_room (delete), upload or activate the new certificate,
+    verify it is active, retire (deactivate or delete).
+
+    due: the new certificate should be (or already is) the user's active one. uploaded: the new certificate
+    as the user already has it. blocked: why nothing at all may be done.
+    """
+
+    due: bool
+    reason: str
+    uploaded: Record | None = None
+    make_room: tuple[str, ...] = ()
+    upload: bool = False
+    activate: bool = False
+    retire: tuple[str, ...] = ()
+    blocked: Refusal | None = None
+
+    @property
+    def rotated(self) -> bool:
+        """This rotation makes the new certificate the active one."""
+        return self.upload or self.activate
+
+    @property
+    def needs_owner(self) -> bool:
+        """Whether another user of the account may hold the new certificate and that must be known first:
+        room is made (a delete) before the upload, and the delete must not happen if the upload cannot."""
+        return self.upload and bool(self.make_room)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "due": self.due,
+            "reason": self.reason,
+            "uploaded": self.uploaded,
+            "make_room": list(self.make_room),
+            "upload": self.upload,
+            "activate": self.activate,
+            "rotated": self.rotated,
+            "retire": list(self.retire),
+            "blocked": self.blocked.message if self.blocked else None,
+            "error_code": self.blocked.error_code if self.blocked else None,
+        }
 
 
-def _days(certificate: dict[str, Any]) -> str:
-    days = certificate.get("days_to_expiry")
-    return "unknown" if days is None else str(days)
+def _described(records: list[Record]) -> str:
+    def one(rec: Record) -> str:
+        expiry = rec.get("not_after") or "an unreadable date"
+        return f"{rec['certificate_id']} ({rec['status']}, expires {expiry})"
+
+    return ", ".join(one(rec) for rec in records)
+
+
+def _blocked(reason: str, code: str = ROTATION_BLOCKED, uploaded: Record | None = None) -> RotationPlan:
+    return RotationPlan(due=False, reason=reason, uploaded=uploaded, blocked=Refusal(reason, code))
 
 
 def rotation_plan(
-    certificates: list[dict[str, Any]],
-    new_fingerprint: str,
+    records: list[Record],
+    new: Certificate,
     threshold_days: int,
+    now: datetime.datetime,
     force: bool = False,
-) -> dict[str, Any]:
-    """Decide a rotation.
+    owner_elsewhere: str | None = None,
+) -> RotationPlan:
+    """Decide the rotation of one user to the certificate `new`.
 
-    Returns a dict:
-      due: whether the new certificate should be (or already is) the user's active one;
-      reason: why, in a sentence for the play's output;
-      uploaded: the new certificate as IAM already has it, or None;
-      make_room: IDs of inactive certificates to delete first, oldest first (never an active one);
-      upload: whether the new certificate must be uploaded or activated;
-      retire: the previously active certificates, to deactivate or delete once the new one is verified;
-      blocked: None, or why the rotation cannot proceed without changing anything.
+    owner_elsewhere: the other IAM user of the account that holds the new certificate, when that was looked
+    up (RotationPlan.needs_owner says when it must be); None when nobody else holds it or it was not looked up.
     """
-    ordered = sorted(certificates, key=lambda c: c.get("upload_date") or "")
-    uploaded = next((c for c in ordered if c.get("fingerprint_sha256") == new_fingerprint), None)
-    others = [c for c in ordered if c is not uploaded]
-    active = [c for c in others if c.get("status") == "Active"]
-    inactive = [c for c in others if c.get("status") != "Active"]
-    plan: dict[str, Any] = {
-        "due": True,
-        "uploaded": uploaded,
-        "make_room": [],
-        "upload": False,
-        "retire": [c["certificate_id"] for c in active],
-        "blocked": None,
-    }
+    ordered = oldest_first(records)
+    uploaded = by_fingerprint(ordered, new.fingerprint_sha256)
+    others = [r for r in ordered if r is not uploaded]
+    active = [r for r in others if r.get("status") == ACTIVE]
+    inactive = [r for r in others if r.get("status") != ACTIVE]
+    due_active = [r for r in active if force or expiring_within(r, threshold_days, now)]
+    retire = tuple(r["certificate_id"] for r in due_active)
 
-    if uploaded is not None and uploaded.get("status") == "Active":
-        pending = f"; previously active certificates still to retire: {_described(active)}" if active else ""
-        plan["reason"] = f"the new certificate is already uploaded and active as {uploaded['certificate_id']}{pending}"
-        return plan
-
-    not_due = [c for c in active if c.get("days_to_expiry") is None or c["days_to_expiry"] > threshold_days]
-    if not force and not_due:
-        plan.update(due=False, retire=[])
-        plan["reason"] = (
-            f"no rotation needed: not every active certificate expires within {threshold_days} days: "
-            f"{_described(not_due)}"
+    invalid = validity_refusal("the new certificate", new, now)
+    if invalid is not None:
+        return _blocked(f"cannot rotate: {invalid.message}", invalid.error_code, uploaded)
+    if not force and expires_within(new.not_after, threshold_days, now):
+        return _blocked(
+            f"cannot rotate: the new certificate expires on {iso8601(new.not_after)}, within the threshold of "
+            f"{threshold_days} days itself; give a certificate valid for longer, or set force",
+            uploaded=uploaded,
         )
-        return plan
 
-    plan["upload"] = True
+    if uploaded is not None and uploaded.get("status") == ACTIVE:
+        reason = f"the new certificate is already active as {uploaded['certificate_id']}"
+        if due_active:
+            reason += f"; retiring the previously active certificates that are due: {_described(due_active)}"
+        return RotationPlan(due=True, reason=reason, uploaded=uploaded, retire=retire)
+
+    not_due = [r for r in active if r not in due_active]
+    if not_due:
+        return RotationPlan(
+            due=False,
+            reason=f"no rotation needed: not every active certificate expires within {threshold_days} days: "
+            f"{_described(not_due)}",
+            uploaded=uploaded,
+        )
     if force:
-        plan["reason"] = "rotation forced"
+        reason = "rotation forced"
     elif active:
-        plan["reason"] = f"every active certificate expires within {threshold_days} days: {_described(active)}"
+        reason = f"every active certificate expires within {threshold_days} days: {_described(active)}"
     else:
-        plan["reason"] = "the user has no active certificate"
+        reason = "the user has no active certificate"
 
-    if uploaded is None:
-        # The upload needs a free slot of the quota; inactive certificates count.
-        needed = len(others) + 1 - QUOTA_PER_USER
-        if needed > len(inactive):
-            plan.update(upload=False, retire=[])
-            plan["blocked"] = (
-                f"cannot rotate: the user already has {len(active)} active signing certificates "
-                f"({_described(active)}) and IAM allows at most {QUOTA_PER_USER} per user, inactive ones included. "
-                "The rotation never deletes an active certificate: deactivate or delete one of them first"
-            )
-            return plan
-        plan["make_room"] = [c["certificate_id"] for c in inactive[: max(needed, 0)]]
-    return plan
+    if uploaded is not None:  # uploaded but not active: activating it needs no room in the quota
+        return RotationPlan(due=True, reason=reason, uploaded=uploaded, activate=True, retire=retire)
+
+    missing = slots_missing(others)
+    if missing > len(inactive):
+        return _blocked(
+            f"cannot rotate: the user already has {len(active)} active signing certificates "
+            f"({_described(active)}) and IAM allows at most {QUOTA_PER_USER} per user, inactive ones "
+            "included. The rotation never deletes an active certificate: deactivate or delete one of them first",
+            LIMIT_EXCEEDED,
+        )
+    if owner_elsewhere is not None:
+        return _blocked(
+            f"cannot rotate: the new certificate is already uploaded to IAM user {owner_elsewhere!r}, and IAM "
+            "allows a certificate on only one user of an account",
+            DUPLICATE_CERTIFICATE,
+        )
+    make_room = tuple(r["certificate_id"] for r in inactive[:missing])
+    return RotationPlan(due=True, reason=reason, make_room=make_room, upload=True, retire=retire)

@@ -174,153 +174,84 @@ certificates:
   elements: dict
 """
 
+from dataclasses import replace
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
-    Certificate,
     CertificateError,
-    contains_private_key,
-    iso8601,
     load_certificate,
     utc_now,
 )
-from ansible_collections.certops.aws.plugins.module_utils.iam import (
-    QUOTA_PER_USER,
-    IamError,
-    describe,
-    quota_message,
-    who,
-)
+from ansible_collections.certops.aws.plugins.module_utils.executor import execute
+from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
+from ansible_collections.certops.aws.plugins.module_utils.planner import (
+    STATES,
+    UPLOAD,
+    Plan,
+    Request,
+    plan_certificate,
+    with_upload,
+)
+from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    INVALID_CERTIFICATE_BODY,
+    NO_SUCH_ENTITY,
+    Record,
+    record,
+)
 
-STATUS_FOR_STATE = {"active": "Active", "inactive": "Inactive"}
 DIFF_KEYS = ("certificate_id", "status", "fingerprint_sha256", "not_after")
 
 
-def parse_options(module: AwsModule) -> Certificate | None:
-    """Check every option against IAM's rules before any call; the parsed body, if given."""
-    module.check_identifiers()
-    body = module.params["certificate_body"]
-    if body is None:
-        # required_one_of counts an option given as null as present.
-        if module.params["certificate_id"] is None:
-            module.fail_json(msg="one of the following is required: certificate_body, certificate_id (both are null)")
-        return None
-    if contains_private_key(body):
-        module.hide(body)
+def parse_request(module: AwsModule) -> Request:
+    """The request, with certificate_body parsed; a body that is not one valid certificate fails here."""
+    params = module.params
+    certificate = None
+    if params["certificate_body"] is not None:
+        try:
+            certificate = load_certificate(params["certificate_body"])
+        except CertificateError as exc:
+            module.fail_json(msg=f"certificate_body {exc}", error_code=INVALID_CERTIFICATE_BODY)
+    return Request(params["user_name"], params["state"], certificate, params["certificate_id"])
+
+
+def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now) -> list[Record] | None:
+    """The user's certificates; None when the user does not exist."""
     try:
-        return load_certificate(body)
-    except CertificateError as exc:
-        module.fail_json(msg=f"certificate_body {exc}")
-
-
-def find_target(module: AwsModule, certificates: list[dict[str, Any]], wanted: Certificate | None) -> dict | None:
-    """The user's certificate the task is about, or None; fails when body and ID disagree."""
-    certificate_id = module.params["certificate_id"]
-    by_id = next((c for c in certificates if c["certificate_id"] == certificate_id), None)
-    if wanted is None:
-        return by_id
-    by_body = next((c for c in certificates if c["fingerprint_sha256"] == wanted.fingerprint_sha256), None)
-    if certificate_id is None or by_id is by_body is None:
-        return by_body
-    if by_id is by_body:
-        return by_id
-    if by_body is None:
-        module.fail_json(
-            msg=f"certificate_id {certificate_id} and certificate_body name different certificates: "
-            f"{certificate_id} has fingerprint {by_id['fingerprint_sha256']}, "
-            f"the body has {wanted.fingerprint_sha256}"
-        )
-    module.fail_json(
-        msg=f"certificate_id {certificate_id} and certificate_body name different certificates: "
-        f"{who(module.params['user_name'])} has that body as {by_body['certificate_id']}"
-    )
-
-
-def check_uploadable(module: AwsModule, wanted: Certificate | None, certificates: list[dict[str, Any]]) -> Certificate:
-    """Fail before any write when the certificate cannot be uploaded."""
-    user_name, certificate_id = module.params["user_name"], module.params["certificate_id"]
-    if certificate_id is not None:
-        remedy = "IAM chooses the ID of an upload: give certificate_body without certificate_id to upload it"
-        if wanted is None:
-            remedy = "give certificate_body to upload a certificate"
-        module.fail_json(msg=f"{who(user_name)} has no signing certificate with ID {certificate_id}; {remedy}")
-    now = utc_now()
-    if wanted.not_after < now:
-        module.fail_json(
-            msg=f"certificate_body expired on {iso8601(wanted.not_after)} ({wanted.subject}); IAM refuses "
-            "expired certificates. An uploaded expired certificate can still be deactivated or deleted"
-        )
-    if wanted.not_before > now:
-        module.fail_json(
-            msg=f"certificate_body is not valid before {iso8601(wanted.not_before)} ({wanted.subject}); "
-            "IAM refuses certificates that are not valid yet"
-        )
-    if len(certificates) >= QUOTA_PER_USER:
-        module.fail_json(msg=quota_message(user_name, certificates))
-    return wanted
-
-
-def upload(module: AwsModule, api, wanted: Certificate) -> tuple[dict, bool]:
-    """Upload the certificate; (its description, whether it was written)."""
-    user_name, body = module.params["user_name"], module.params["certificate_body"]
-    if module.check_mode:
-        return {
-            "certificate_id": None,
-            "user_name": user_name,
-            "status": "Active",
-            "upload_date": None,
-            "certificate_body": body,
-            **wanted.fields(),
-        }, True
-    try:
-        return describe(api.upload(user_name, body)), True
+        return [record(raw, now) for raw in api.list(user_name)]
     except IamError as error:
-        if error.code not in ("DuplicateCertificate", "LimitExceeded"):
-            module.fail_iam(error)
-        # Another writer raced us: decide again from what IAM now holds.
-        current = [describe(raw) for raw in read(module, api)]
-        again = next((c for c in current if c["fingerprint_sha256"] == wanted.fingerprint_sha256), None)
-        if again is not None:
-            return again, False
-        if error.code == "LimitExceeded":
-            module.fail_json(msg=quota_message(user_name, current), error_code=error.code)
-        module.fail_iam(error)
-
-
-def read(module: AwsModule, api) -> list[dict[str, Any]] | None:
-    """The user's certificates; None when the user does not exist and state=absent."""
-    try:
-        return api.list(module.params["user_name"])
-    except IamError as error:
-        if error.code == "NoSuchEntity" and module.params["state"] == "absent":
+        if error.code == NO_SUCH_ENTITY:
             return None
         module.fail_iam(error)
 
 
-def write(module: AwsModule, action, *args, uploaded: dict | None = None) -> bool:
-    """Make one write unless in check mode; False when the certificate vanished and that is fine.
-
-    `uploaded`: the certificate this task has just uploaded, named in the failure so nothing is left unsaid.
-    """
-    if module.check_mode:
-        return True
-    try:
-        action(module.params["user_name"], *args)
-    except IamError as error:
-        # Deleted by someone else between our read and this write: absent is satisfied.
-        if error.code == "NoSuchEntity" and module.params["state"] == "absent":
-            return False
-        if uploaded is None:
-            module.fail_iam(error)
-        module.fail_json(
-            msg=f"The certificate was uploaded as {uploaded['certificate_id']} ({uploaded['status']}), "
-            f"but then: {error.message}. Run the task again to finish",
-            error_code=error.code,
-            changed=True,
-            certificate=uploaded,
-        )
-    return True
+def carry_out(module: AwsModule, api: SigningCertificates, request: Request, plan: Plan, now) -> tuple[Plan, bool]:
+    """Execute the plan; (the plan as carried out, whether this task changed anything)."""
+    body = request.certificate.pem if request.certificate else None
+    run = execute(api, request.user_name, plan, body, now)
+    if run.raced:
+        # Another writer changed the user between the read and the upload: read again and decide again.
+        replanned = plan_certificate(read(module, api, request.user_name, now), request, now)
+        if replanned.refusal is not None:
+            module.fail_refusal(replanned.refusal)
+        if any(action.kind == UPLOAD for action in replanned.actions):
+            module.fail_iam(run.error)  # not a race: IAM refuses this upload (another user holds the certificate)
+        again = execute(api, request.user_name, replanned, body, now)
+        if again.error is not None:
+            module.fail_iam(again.error, changed=again.changed or run.error.resent)
+        # The certificate is there now: this task's upload took effect if it was sent more than once.
+        return replace(replanned, before=plan.before), again.changed or run.error.resent
+    if run.error is not None:
+        if run.uploaded is not None:
+            module.fail_json(
+                msg=f"The certificate was uploaded as {run.uploaded['certificate_id']} ({run.uploaded['status']}), "
+                f"but then: {run.error.message}. Run the task again to finish",
+                error_code=run.error.code,
+                changed=True,
+                certificate=run.uploaded,
+            )
+        module.fail_iam(run.error, changed=run.changed)
+    return (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
 
 def main() -> None:
@@ -329,46 +260,27 @@ def main() -> None:
             "user_name": {"type": "str", "aliases": ["username"]},
             "certificate_body": {"type": "str", "aliases": ["certificate"]},
             "certificate_id": {"type": "str", "aliases": ["id"]},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent", "active", "inactive"]},
+            "state": {"type": "str", "default": "present", "choices": list(STATES)},
         },
         required_one_of=[("certificate_body", "certificate_id")],
         supports_check_mode=True,
     )
-    state = module.params["state"]
-    wanted = parse_options(module)
+    request = parse_request(module)
     api = module.signing_certificates()
+    now = utc_now()
 
-    listed = read(module, api)
-    before = sorted((describe(raw) for raw in listed or []), key=lambda c: c["upload_date"] or "")
-    target = find_target(module, before, wanted)
-    after = list(before)
-    changed = False
+    plan = plan_certificate(read(module, api, request.user_name, now), request, now)
+    if plan.refusal is not None:
+        module.fail_refusal(plan.refusal)
+    changed = plan.changed
+    if not module.check_mode:
+        plan, changed = carry_out(module, api, request, plan, now)
 
-    if state == "absent":
-        if target is not None:
-            changed = write(module, api.delete, target["certificate_id"])
-            after.remove(target)
-            target = None
-    else:
-        uploaded = None
-        if target is None:
-            target, changed = upload(module, api, check_uploadable(module, wanted, before))
-            after = [c for c in after if c["certificate_id"] != target["certificate_id"]] + [target]
-            uploaded = target if changed else None
-        desired_status = STATUS_FOR_STATE.get(state)
-        if desired_status and target["status"] != desired_status:
-            changed = (
-                write(module, api.set_status, target["certificate_id"], desired_status, uploaded=uploaded) or changed
-            )
-            updated = {**target, "status": desired_status}
-            after = [updated if c is target else c for c in after]
-            target = updated
-
-    result: dict[str, Any] = {"changed": changed, "certificate": target, "certificates": after}
+    result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
     if module._diff:
         result["diff"] = {
-            "before": {"certificates": [{k: c[k] for k in DIFF_KEYS} for c in before]},
-            "after": {"certificates": [{k: c[k] for k in DIFF_KEYS} for c in after]},
+            "before": {"certificates": [{key: c[key] for key in DIFF_KEYS} for c in plan.before]},
+            "after": {"certificates": [{key: c[key] for key in DIFF_KEYS} for c in plan.after]},
         }
     module.exit_json(**result)
 

@@ -148,18 +148,15 @@ certificates:
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import utc_now
-from ansible_collections.certops.aws.plugins.module_utils.iam import (
-    IamError,
-    describe,
-)
+from ansible_collections.certops.aws.plugins.module_utils.iam import IamError
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
+from ansible_collections.certops.aws.plugins.module_utils.rules import Record, expiring_within, record
 
 MAX_CONCURRENCY = 64
 
 
 def check_options(module: AwsModule) -> None:
     """Fail with a message naming the option before any call."""
-    module.check_identifiers()
     params = module.params
     if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY:
         module.fail_json(
@@ -169,14 +166,14 @@ def check_options(module: AwsModule) -> None:
         module.fail_json(msg=f"expiring_within_days must be 0 or more, got {params['expiring_within_days']}")
 
 
-def wanted(certificate: dict[str, Any], params: dict[str, Any]) -> bool:
+def wanted(certificate: Record, params: dict[str, Any], now) -> bool:
     """Whether a certificate passes the filters."""
     if params["certificate_id"] is not None and certificate["certificate_id"] != params["certificate_id"]:
         return False
     if params["status"] is not None and certificate["status"] != params["status"]:
         return False
-    days, left = params["expiring_within_days"], certificate["days_to_expiry"]
-    return days is None or (left is not None and left <= days)
+    days = params["expiring_within_days"]
+    return days is None or expiring_within(certificate, days, now)
 
 
 def main() -> None:
@@ -204,7 +201,7 @@ def main() -> None:
         module.fail_iam(error)
 
     now = utc_now()
-    certificates = [c for c in (describe(raw, now) for raw in listed) if wanted(c, params)]
+    certificates = [c for c in (record(raw, now) for raw in listed) if wanted(c, params, now)]
     certificates.sort(key=lambda c: (c["user_name"] or "", c["upload_date"] or ""))
     module.exit_json(changed=False, certificates=certificates)
 

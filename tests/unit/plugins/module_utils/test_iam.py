@@ -13,8 +13,8 @@ from ansible_collections.certops.aws.plugins.module_utils.connection import clie
 from ansible_collections.certops.aws.plugins.module_utils.iam import (
     IamError,
     SigningCertificates,
-    describe,
-    quota_message,
+    invalid_certificate_id,
+    invalid_user_name,
 )
 from tests.certs import make_certificate
 
@@ -238,28 +238,36 @@ def test_list_users_follows_every_page(stubbed):
     assert api.list_user_names() == ["u1", "u2"]
 
 
-def test_describe_shapes_and_parses():
-    body = make_certificate("described", days=30)
-    described = describe(raw_certificate("F" * 24, body=body))
-    assert described["certificate_id"] == "F" * 24
-    assert described["upload_date"] == "2026-11-01T10:00:00Z"
-    assert described["subject"] == "O=certops,CN=described"
-    assert described["days_to_expiry"] == 29
-    unparseable = describe(raw_certificate("G" * 24, body="not pem"))
-    assert unparseable["fingerprint_sha256"] is None and unparseable["status"] == "Active"
+@pytest.mark.parametrize("name", ["bob", "a.b-c_d+e=f,g@h", "x" * 128, "B0b"])
+def test_valid_user_names(name):
+    assert invalid_user_name(name) is None
 
 
-def test_quota_message_names_every_certificate():
-    message = quota_message(
-        "bob", [{"certificate_id": "ID1", "status": "Active"}, {"certificate_id": "ID2", "status": "Inactive"}]
+@pytest.mark.parametrize("name", ["", "x" * 129, "bad name", "bob!", "bøb", "ボブ", "bob\n", "٣"])
+def test_user_names_follow_iams_ascii_pattern(name):
+    assert "is not a valid IAM user name" in invalid_user_name(name)
+
+
+@pytest.mark.parametrize("certificate_id", ["Ａ" * 24, "É" * 24, "A" * 23 + "٣", "A" * 23, "A" * 129, "A" * 23 + "-"])
+def test_certificate_ids_follow_iams_ascii_pattern(certificate_id):
+    assert "is not a valid signing certificate ID" in invalid_certificate_id(certificate_id)
+    assert invalid_certificate_id("A" * 24) is None and invalid_certificate_id("a_1" * 40) is None
+
+
+def test_an_error_after_a_retry_says_the_request_was_resent(stubbed):
+    api, stubber = stubbed
+    stubber.add_client_error("upload_signing_certificate", "DuplicateCertificate", "dup", 409)
+    with pytest.raises(IamError) as first_try:
+        api.upload("alice", "body")
+    assert first_try.value.code == "DuplicateCertificate" and first_try.value.resent is False
+
+    stubber.add_client_error(
+        "delete_signing_certificate",
+        "NoSuchEntity",
+        "gone",
+        404,
+        response_meta={"RetryAttempts": 1},
     )
-    assert "IAM user 'bob' already has 2 signing certificates: ID1 (Active), ID2 (Inactive)" in message
-    assert "at most 2 signing certificates per user and inactive ones count" in message
-
-
-def test_botocore_config_error_is_clear():
-    from ansible_collections.certops.aws.plugins.module_utils.connection import ConnectionSettingsError
-
-    with pytest.raises(ConnectionSettingsError, match="aws_config has an option botocore does not know"):
-        client_config({"no_such_option": 1})
-    assert isinstance(client_config(None), botocore.config.Config)
+    with pytest.raises(IamError) as after_retry:
+        api.delete("alice", "A" * 24)
+    assert after_retry.value.code == "NoSuchEntity" and after_retry.value.resent is True

@@ -1,107 +1,174 @@
-"""The rotation decision, case by case, without AWS."""
+"""The rotation plan, case by case, without AWS (the property-based tests cover the space between)."""
 
 from __future__ import annotations
 
+import datetime
+
+import pytest
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, iso8601
 from ansible_collections.certops.aws.plugins.module_utils.rotation import rotation_plan
 
-NEW = "NE:W0"
+NOW = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.timezone.utc)
+DAY = datetime.timedelta(days=1)
 
 
-def certificate(certificate_id, status="Active", days=5, fingerprint=None, uploaded="2026-01-01T00:00:00Z"):
+def new_certificate(days_left=365, valid_since_days=1, fingerprint="NE:W0"):
+    return Certificate(
+        pem="-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n",
+        fingerprint_sha256=fingerprint,
+        subject="CN=new",
+        issuer="CN=new",
+        serial_number=1,
+        not_before=NOW - valid_since_days * DAY,
+        not_after=NOW + days_left * DAY,
+    )
+
+
+NEW = new_certificate()
+
+
+def held(certificate_id, status="Active", days=5, fingerprint=None, uploaded="2026-01-01T00:00:00Z"):
     return {
         "certificate_id": certificate_id,
         "status": status,
-        "days_to_expiry": days,
-        "not_after": "2026-12-01T00:00:00Z",
+        "not_after": None if days is None else iso8601(NOW + days * DAY),
         "fingerprint_sha256": fingerprint or f"FP:{certificate_id}",
         "upload_date": uploaded,
     }
 
 
 def test_expiring_active_certificate_is_rotated_and_retired():
-    plan = rotation_plan([certificate("OLD", days=5)], NEW, 30)
-    assert plan["due"] and plan["upload"] and plan["blocked"] is None
-    assert plan["make_room"] == [] and plan["retire"] == ["OLD"]
-    assert plan["reason"].startswith("every active certificate expires within 30 days: OLD (Active")
+    plan = rotation_plan([held("OLD", days=5)], NEW, 30, NOW)
+    assert plan.due and plan.upload and plan.rotated and plan.blocked is None
+    assert plan.make_room == () and plan.retire == ("OLD",)
+    assert plan.reason.startswith("every active certificate expires within 30 days: OLD (Active, expires 2026-12-02")
 
 
-def test_not_due_names_the_days_left():
-    plan = rotation_plan([certificate("OLD", days=300)], NEW, 30)
-    assert not plan["due"] and not plan["upload"] and plan["retire"] == [] and plan["make_room"] == []
-    assert "no rotation needed" in plan["reason"] and "300 days left" in plan["reason"]
+def test_exactly_at_the_threshold_is_due_one_second_later_is_not():
+    assert rotation_plan([held("OLD", days=30)], NEW, 30, NOW).due
+    late = {**held("OLD"), "not_after": iso8601(NOW + 30 * DAY + datetime.timedelta(seconds=1))}
+    assert not rotation_plan([late], NEW, 30, NOW).due
+
+
+def test_not_due_names_the_expiry():
+    plan = rotation_plan([held("OLD", days=300)], NEW, 30, NOW)
+    assert not plan.due and not plan.rotated and plan.retire == () and plan.make_room == ()
+    assert "no rotation needed" in plan.reason and "OLD (Active, expires 2027-09-23" in plan.reason
 
 
 def test_one_active_far_from_expiry_keeps_the_user_off_rotation():
-    plan = rotation_plan(
-        [certificate("A", days=2), certificate("B", days=200, uploaded="2026-02-01T00:00:00Z")], NEW, 30
-    )
-    assert not plan["due"] and "B (Active" in plan["reason"] and "A (Active" not in plan["reason"]
+    plan = rotation_plan([held("A", days=2), held("B", days=200, uploaded="2026-02-01T00:00:00Z")], NEW, 30, NOW)
+    assert not plan.due and "B (Active" in plan.reason and "A (Active" not in plan.reason
 
 
 def test_expired_certificate_is_due():
-    assert rotation_plan([certificate("OLD", days=-10)], NEW, 30)["due"]
+    assert rotation_plan([held("OLD", days=-10)], NEW, 30, NOW).due
 
 
 def test_force_rotates_regardless():
-    plan = rotation_plan([certificate("OLD", days=300)], NEW, 30, force=True)
-    assert plan["due"] and plan["upload"] and plan["retire"] == ["OLD"] and plan["reason"] == "rotation forced"
+    plan = rotation_plan([held("OLD", days=300)], NEW, 30, NOW, force=True)
+    assert plan.due and plan.upload and plan.retire == ("OLD",) and plan.reason == "rotation forced"
 
 
 def test_user_without_certificates_gets_one():
-    plan = rotation_plan([], NEW, 30)
-    assert (
-        plan["due"]
-        and plan["upload"]
-        and plan["retire"] == []
-        and plan["reason"] == "the user has no active certificate"
-    )
+    plan = rotation_plan([], NEW, 30, NOW)
+    assert plan.due and plan.upload and plan.retire == () and plan.reason == "the user has no active certificate"
 
 
 def test_quota_full_with_an_inactive_certificate_deletes_only_that_one():
-    plan = rotation_plan([certificate("OLD", days=5), certificate("GONE", status="Inactive")], NEW, 30)
-    assert plan["make_room"] == ["GONE"] and plan["retire"] == ["OLD"] and plan["upload"]
+    plan = rotation_plan([held("ACT", days=3), held("INA", status="Inactive", days=100)], NEW, 30, NOW)
+    assert plan.make_room == ("INA",) and plan.upload and plan.retire == ("ACT",)
+    assert plan.needs_owner
 
 
 def test_two_inactive_certificates_the_oldest_goes():
     plan = rotation_plan(
         [
-            certificate("NEWER", status="Inactive", uploaded="2026-03-01T00:00:00Z"),
-            certificate("OLDER", status="Inactive", uploaded="2026-01-01T00:00:00Z"),
+            held("NEWER", status="Inactive", uploaded="2026-06-01T00:00:00Z"),
+            held("OLDER", status="Inactive", uploaded="2026-01-01T00:00:00Z"),
         ],
         NEW,
         30,
+        NOW,
     )
-    assert plan["make_room"] == ["OLDER"] and plan["retire"] == []
+    assert plan.make_room == ("OLDER",) and plan.retire == ()
 
 
 def test_two_active_certificates_block_without_any_change():
-    plan = rotation_plan([certificate("A", days=1), certificate("B", days=2)], NEW, 30)
-    assert plan["blocked"] and not plan["upload"] and plan["make_room"] == [] and plan["retire"] == []
-    assert "already has 2 active signing certificates (A (Active" in plan["blocked"] and "B (Active" in plan["blocked"]
-    assert "never deletes an active certificate" in plan["blocked"]
+    plan = rotation_plan([held("A", days=3), held("B", days=4)], NEW, 30, NOW)
+    assert plan.blocked is not None and plan.blocked.error_code == "LimitExceeded"
+    assert "already has 2 active signing certificates" in plan.blocked.message
+    assert not plan.upload and plan.make_room == () and plan.retire == ()
 
 
-def test_new_certificate_already_active_is_done_with_pending_retirement():
-    plan = rotation_plan([certificate("OLD", days=5), certificate("NEWID", days=365, fingerprint=NEW)], NEW, 30)
-    assert plan["due"] and not plan["upload"] and plan["make_room"] == []
-    assert plan["retire"] == ["OLD"] and plan["uploaded"]["certificate_id"] == "NEWID"
-    assert "already uploaded and active as NEWID" in plan["reason"]
+def test_new_certificate_already_active_retires_the_due_ones():
+    plan = rotation_plan([held("OLD", days=3), held("NEWID", fingerprint="NE:W0", days=365)], NEW, 30, NOW)
+    assert plan.due and not plan.rotated and plan.retire == ("OLD",)
+    assert "already active as NEWID" in plan.reason
+
+
+def test_new_certificate_already_active_keeps_a_healthy_certificate():
+    """A certificate far from expiry is never retired just because the new one is active too."""
+    plan = rotation_plan([held("HEALTHY", days=300), held("NEWID", fingerprint="NE:W0", days=365)], NEW, 30, NOW)
+    assert plan.retire == () and not plan.rotated
+
+
+def test_new_certificate_already_active_but_expired_is_never_kept_as_the_one_to_use():
+    expired_new = new_certificate(days_left=-1, valid_since_days=300)
+    plan = rotation_plan([held("HEALTHY", days=300), held("NEWID", fingerprint="NE:W0", days=-1)], expired_new, 30, NOW)
+    assert plan.blocked is not None and plan.blocked.error_code == "CertificateExpired"
+    assert plan.retire == () and not plan.rotated
+
+
+@pytest.mark.parametrize(
+    ("new", "code"),
+    [
+        (new_certificate(days_left=-1, valid_since_days=300), "CertificateExpired"),
+        (new_certificate(valid_since_days=-2), "CertificateNotYetValid"),
+    ],
+)
+def test_an_invalid_new_certificate_blocks_before_room_is_made(new, code):
+    plan = rotation_plan([held("ACT", days=3), held("INA", status="Inactive")], new, 30, NOW)
+    assert plan.blocked is not None and plan.blocked.error_code == code
+    assert plan.make_room == () and plan.retire == () and not plan.upload
+
+
+def test_a_new_certificate_due_itself_is_refused_unless_forced():
+    short = new_certificate(days_left=10)
+    plan = rotation_plan([held("OLD", days=3)], short, 30, NOW)
+    assert plan.blocked is not None and "within the threshold of 30 days itself" in plan.blocked.message
+    assert rotation_plan([held("OLD", days=3)], short, 30, NOW, force=True).upload
+
+
+def test_a_certificate_held_by_another_user_blocks_before_room_is_made():
+    records = [held("ACT", days=3), held("INA", status="Inactive")]
+    plan = rotation_plan(records, NEW, 30, NOW, owner_elsewhere="carol")
+    assert plan.blocked is not None and plan.blocked.error_code == "DuplicateCertificate"
+    assert "already uploaded to IAM user 'carol'" in plan.blocked.message
+    assert plan.make_room == () and plan.retire == ()
 
 
 def test_rerun_after_rotation_changes_nothing():
-    plan = rotation_plan(
-        [certificate("OLD", status="Inactive", days=5), certificate("NEWID", days=365, fingerprint=NEW)], NEW, 30
-    )
-    assert plan["due"] and not plan["upload"] and plan["make_room"] == [] and plan["retire"] == []
+    records = [held("OLD", status="Inactive", days=3), held("NEWID", fingerprint="NE:W0", days=365)]
+    plan = rotation_plan(records, NEW, 30, NOW)
+    assert plan.retire == () and plan.make_room == () and not plan.rotated
 
 
 def test_new_certificate_uploaded_but_inactive_is_activated_without_making_room():
-    plan = rotation_plan(
-        [certificate("OLD", days=5), certificate("NEWID", status="Inactive", days=365, fingerprint=NEW)], NEW, 30
-    )
-    assert plan["upload"] and plan["make_room"] == [] and plan["retire"] == ["OLD"] and plan["blocked"] is None
+    records = [held("OLD", days=3), held("NEWID", status="Inactive", fingerprint="NE:W0", days=365)]
+    plan = rotation_plan(records, NEW, 30, NOW)
+    assert plan.activate and not plan.upload and plan.make_room == () and plan.retire == ("OLD",)
+    assert not plan.needs_owner
 
 
 def test_unknown_expiry_is_not_rotated_without_force():
-    plan = rotation_plan([certificate("ODD", days=None)], NEW, 30)
-    assert not plan["due"] and "unknown days left" in plan["reason"]
+    plan = rotation_plan([held("ODD", days=None)], NEW, 30, NOW)
+    assert not plan.due and "expires an unreadable date" in plan.reason
+    assert rotation_plan([held("ODD", days=None)], NEW, 30, NOW, force=True).retire == ("ODD",)
+
+
+def test_plan_as_a_dict_for_the_filter():
+    plan = rotation_plan([held("ACT", days=3), held("INA", status="Inactive")], NEW, 30, NOW).as_dict()
+    assert plan["make_room"] == ["INA"] and plan["retire"] == ["ACT"] and plan["rotated"] is True
+    assert plan["blocked"] is None and plan["error_code"] is None

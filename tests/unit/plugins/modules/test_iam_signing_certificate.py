@@ -306,7 +306,7 @@ def test_private_key_is_refused_and_never_echoed(iam, run, calls, body):
 def test_unknown_user_fails_clearly(iam, run, calls, body):
     result = run(module, {"user_name": "nobody", "certificate_body": body})
     assert result["failed"]
-    assert result["msg"].startswith("Could not list the signing certificates of IAM user 'nobody': it does not exist")
+    assert result["msg"] == "IAM user 'nobody' does not exist"
     assert result["error_code"] == "NoSuchEntity"
     assert calls.writes == []
 
@@ -322,7 +322,8 @@ def test_unknown_profile_is_a_clear_failure(iam, run, calls, body, monkeypatch):
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     result = run(module, {"user_name": "alice", "certificate_body": body, "profile": "nosuchprofile"})
     assert result["failed"]
-    assert result["msg"] == "Could not set up the AWS connection: The config profile (nosuchprofile) could not be found"
+    assert result["msg"] == "profile 'nosuchprofile' is not in the AWS config or credentials files"
+    assert result["error_code"] == "ProfileNotFound"
     assert calls == []
 
 

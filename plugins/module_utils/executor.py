@@ -1,0 +1,170 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Carry out a plan (a certificate plan or a rotation plan): its writes, in order, and an account of what
+took effect.
+
+The executor decides nothing and fails nothing: it reports, and the module fails or plans again.
+It knows what it sent, so `changed` is true when one of this task's writes took effect, even when the
+answer was lost and botocore's retry of the same request was told DuplicateCertificate or NoSuchEntity.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, try_parse_certificate
+from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
+from ansible_collections.certops.aws.plugins.module_utils.planner import DELETE, SET_STATUS, UPLOAD, Plan
+from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan
+from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    ACTIVE,
+    DUPLICATE_CERTIFICATE,
+    INACTIVE,
+    LIMIT_EXCEEDED,
+    NO_SUCH_ENTITY,
+    Record,
+    record,
+)
+
+# An upload refused with one of these may have lost a race to another writer: read again and plan again.
+RACE_CODES = (DUPLICATE_CERTIFICATE, LIMIT_EXCEEDED)
+
+
+@dataclass
+class Execution:
+    """What a plan's execution did.
+
+    changed: a write of this task took effect. uploaded: IAM's answer to this task's upload.
+    error: the write that failed, if any; raced: that write was an upload refused after another writer
+    changed the user (error.resent: an earlier attempt of it may have taken effect).
+    """
+
+    changed: bool = False
+    uploaded: Record | None = None
+    error: IamError | None = None
+    raced: bool = False
+
+
+def execute(
+    api: SigningCertificates, user_name: str | None, plan: Plan, body: str | None, now: datetime.datetime
+) -> Execution:
+    done = Execution()
+    for action in plan.actions:
+        try:
+            if action.kind == UPLOAD:
+                done.uploaded = record(api.upload(user_name, body or ""), now)
+            elif action.kind == SET_STATUS:
+                certificate_id = action.certificate_id or (done.uploaded or {}).get("certificate_id")
+                api.set_status(user_name, certificate_id, action.status)
+            elif action.kind == DELETE:
+                api.delete(user_name, action.certificate_id)
+            done.changed = True
+        except IamError as error:
+            if action.kind == DELETE and error.code == NO_SUCH_ENTITY:
+                # Gone already: by this task's own earlier attempt if the request was resent, else by another.
+                done.changed = done.changed or error.resent
+                continue
+            done.error = error
+            done.raced = action.kind == UPLOAD and error.code in RACE_CODES
+            return done
+    return done
+
+
+@dataclass
+class RotationRun:
+    """What a rotation's execution did, step by step; error: the step that failed, if any."""
+
+    deleted: list[str] = field(default_factory=list)
+    new_certificate_id: str | None = None
+    activated: bool = False
+    retired: list[str] = field(default_factory=list)
+    error: IamError | None = None
+    failed_step: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.deleted or self.activated or self.retired)
+
+
+def _verified(api: SigningCertificates, user_name: str, fingerprint: str, tries: int, delay: float) -> bool:
+    """Whether IAM lists the new certificate as active; IAM is eventually consistent, so look a few times."""
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(delay)
+        listed = api.list(user_name)
+        if any(
+            raw.get("Status") == ACTIVE
+            and (parsed := try_parse_certificate(raw.get("CertificateBody"))) is not None
+            and parsed.fingerprint_sha256 == fingerprint
+            for raw in listed
+        ):
+            return True
+    return False
+
+
+def execute_rotation(
+    api: SigningCertificates,
+    user_name: str,
+    plan: RotationPlan,
+    new: Certificate,
+    retire_by_deleting: bool,
+    verify_tries: int,
+    verify_delay: float,
+) -> RotationRun:
+    """Make room, upload or activate the new certificate, verify it is active, then retire the old ones."""
+    run = RotationRun(new_certificate_id=(plan.uploaded or {}).get("certificate_id"))
+    step = "make room"
+    try:
+        for certificate_id in plan.make_room:
+            _delete(api, user_name, certificate_id)
+            run.deleted.append(certificate_id)
+        step = "upload the new certificate"
+        if plan.upload:
+            run.new_certificate_id = _upload(api, user_name, new.pem, bool(run.deleted), verify_tries, verify_delay)
+            run.activated = True
+        elif plan.activate:
+            step = "activate the new certificate"
+            api.set_status(user_name, run.new_certificate_id, ACTIVE)
+            run.activated = True
+        step = "verify the new certificate"
+        if run.activated and not _verified(api, user_name, new.fingerprint_sha256, verify_tries, verify_delay):
+            run.error = IamError(
+                f"IAM did not list the new certificate {run.new_certificate_id} as active after {verify_tries} "
+                "tries; no certificate was retired. Run the rotation again once IAM shows it",
+                "NotVerified",
+            )
+        else:
+            step = "retire the previously active certificates"
+            for certificate_id in plan.retire:
+                if retire_by_deleting:
+                    _delete(api, user_name, certificate_id)
+                else:
+                    api.set_status(user_name, certificate_id, INACTIVE)
+                run.retired.append(certificate_id)
+    except IamError as error:
+        run.error = error
+    if run.error is not None:
+        run.failed_step = step
+    return run
+
+
+def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> None:
+    try:
+        api.delete(user_name, certificate_id)
+    except IamError as error:
+        if error.code != NO_SUCH_ENTITY:  # already gone: what the step wanted
+            raise
+
+
+def _upload(api: SigningCertificates, user_name: str, body: str, made_room: bool, tries: int, delay: float) -> str:
+    """Upload; after deleting to make room, IAM may still count the deleted certificate for a moment."""
+    for attempt in range(tries):
+        try:
+            return api.upload(user_name, body)["CertificateId"]
+        except IamError as error:
+            if not (made_room and error.code == LIMIT_EXCEEDED and attempt + 1 < tries):
+                raise
+        time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,140 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The rules both planners share, each written once: the certificate record, matching, quota, validity, expiry.
+
+Pure: no AWS call, no Ansible. A record is a user's certificate as the modules return it (snake_case keys,
+ISO 8601 UTC dates, fields parsed from the body, None where the body cannot be parsed).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import (
+    EMPTY_FIELDS,
+    Certificate,
+    expires_within,
+    iso8601,
+    parse_iso8601,
+    try_parse_certificate,
+)
+
+QUOTA_PER_USER = 2
+ACTIVE = "Active"
+INACTIVE = "Inactive"
+
+# error_code values the collection sets itself; any other error_code is IAM's (or botocore's) own.
+INVALID_PARAMETERS = "InvalidParameters"
+INVALID_CERTIFICATE_BODY = "InvalidCertificateBody"
+CERTIFICATE_EXPIRED = "CertificateExpired"
+CERTIFICATE_NOT_YET_VALID = "CertificateNotYetValid"
+CERTIFICATE_MISMATCH = "CertificateMismatch"
+NO_SUCH_ENTITY = "NoSuchEntity"  # IAM's code, also set before any call
+LIMIT_EXCEEDED = "LimitExceeded"  # IAM's code, also set by the quota check before any write
+DUPLICATE_CERTIFICATE = "DuplicateCertificate"  # IAM's code, also set when the account scan finds the owner
+ROTATION_BLOCKED = "RotationBlocked"
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a plan cannot be carried out; nothing is written then."""
+
+    message: str
+    error_code: str
+
+
+def who(user_name: str | None) -> str:
+    return f"IAM user {user_name!r}" if user_name else "the calling IAM user"
+
+
+def record(raw: dict[str, Any], now: datetime.datetime) -> Record:
+    """An IAM SigningCertificate (API shape) as the modules return it."""
+    upload_date = raw.get("UploadDate")
+    if isinstance(upload_date, datetime.datetime):
+        upload_date = iso8601(upload_date)
+    parsed = try_parse_certificate(raw.get("CertificateBody"))
+    described = {
+        "certificate_id": raw.get("CertificateId"),
+        "user_name": raw.get("UserName"),
+        "status": raw.get("Status"),
+        "upload_date": upload_date,
+        "certificate_body": raw.get("CertificateBody"),
+    }
+    described.update(parsed.fields(now) if parsed else EMPTY_FIELDS)
+    return described
+
+
+def predicted_record(user_name: str | None, certificate: Certificate, now: datetime.datetime) -> Record:
+    """The record of a certificate to be uploaded: IAM chooses its ID and upload date."""
+    return {
+        "certificate_id": None,
+        "user_name": user_name,
+        "status": ACTIVE,
+        "upload_date": None,
+        "certificate_body": certificate.pem,
+        **certificate.fields(now),
+    }
+
+
+def oldest_first(records: list[Record]) -> list[Record]:
+    return sorted(records, key=lambda r: r.get("upload_date") or "")
+
+
+def by_fingerprint(records: list[Record], fingerprint: str) -> Record | None:
+    """Rule 1 of the design: a certificate's identity is the SHA-256 of its DER, never its text."""
+    return next((r for r in records if r.get("fingerprint_sha256") == fingerprint), None)
+
+
+def by_id(records: list[Record], certificate_id: str) -> Record | None:
+    return next((r for r in records if r.get("certificate_id") == certificate_id), None)
+
+
+def slots_missing(records: list[Record], uploads: int = 1) -> int:
+    """How many certificates must go before `uploads` more fit in IAM's quota (inactive ones count)."""
+    return max(0, len(records) + uploads - QUOTA_PER_USER)
+
+
+def quota_refusal(user_name: str | None, records: list[Record]) -> Refusal:
+    """The user's quota is full: the refusal names the certificates that fill it."""
+    held = ", ".join(f"{r['certificate_id']} ({r['status']})" for r in records)
+    return Refusal(
+        f"{who(user_name)} already has {len(records)} signing certificates: {held}. "
+        f"IAM allows at most {QUOTA_PER_USER} signing certificates per user and inactive ones count; "
+        "delete one (state: absent) before uploading another",
+        LIMIT_EXCEEDED,
+    )
+
+
+def validity_refusal(what: str, certificate: Certificate, now: datetime.datetime) -> Refusal | None:
+    """Why a certificate cannot be uploaded or kept as the one in use at `now`: expired, or not yet valid."""
+    if certificate.not_after < now:
+        return Refusal(
+            f"{what} expired on {iso8601(certificate.not_after)} ({certificate.subject}); IAM refuses expired "
+            "certificates. An uploaded expired certificate can still be deactivated or deleted",
+            CERTIFICATE_EXPIRED,
+        )
+    if certificate.not_before > now:
+        return Refusal(
+            f"{what} is not valid before {iso8601(certificate.not_before)} ({certificate.subject}); "
+            "IAM refuses certificates that are not valid yet",
+            CERTIFICATE_NOT_YET_VALID,
+        )
+    return None
+
+
+def not_after(rec: Record) -> datetime.datetime | None:
+    return parse_iso8601(rec.get("not_after"))
+
+
+def expiring_within(rec: Record, days: int, now: datetime.datetime) -> bool:
+    """Whether a certificate expires within `days` days (not_after <= now + days), already expired included.
+
+    The same rule decides the info module's expiring_within_days and whether a rotation is due. A certificate
+    whose expiry cannot be read never matches: nothing is retired on a guess.
+    """
+    end = not_after(rec)
+    return end is not None and expires_within(end, days, now)
