@@ -13,7 +13,8 @@ options:
       - AWS access key ID.
       - When not set, the environment variables E(AWS_ACCESS_KEY_ID), E(AWS_ACCESS_KEY) or
         E(EC2_ACCESS_KEY) are used, then the usual botocore credential chain (profile, instance role, ...).
-      - Cannot be combined with O(profile) set in the task.
+      - Cannot be combined with O(profile) set in the task (module_defaults count as the task).
+      - Needs O(secret_key) as well, from the task or the environment.
     type: str
     aliases: [aws_access_key_id, aws_access_key, ec2_access_key]
   secret_key:
@@ -35,9 +36,10 @@ options:
     description:
       - A named profile of the AWS shared config and credentials files.
       - When not set, the environment variables E(AWS_PROFILE) or E(AWS_DEFAULT_PROFILE) are used.
-      - Cannot be combined with O(access_key) or O(secret_key) set in the task. A profile set in the task
-        (for example per host in an inventory) takes precedence over access keys from the environment,
-        and access keys set in the task take precedence over a profile from the environment.
+      - Cannot be combined with O(access_key), O(secret_key) or O(session_token) set in the task, whatever the
+        environment says. A profile set in the task (for example per host in an inventory) takes precedence over
+        access keys from the environment, and access keys set in the task take precedence over a profile from the
+        environment. When both come from the environment, the keys win, as in the AWS CLI.
     type: str
     aliases: [aws_profile]
   region:
@@ -71,8 +73,61 @@ options:
       - "Settings passed to botocore's C(Config), for example
         C({retries: {mode: adaptive, total_max_attempts: 10}, read_timeout: 30})."
       - They override the collection's defaults (standard retry mode with 4 attempts in all,
-        5 second connect timeout, 10 second read timeout).
+        5 second connect timeout, 10 second read timeout) and O(retries) and O(retry_mode).
+      - Only the settings below are accepted; each is checked before any call and a wrong one fails
+        with a message that names it.
     type: dict
+    suboptions:
+      connect_timeout:
+        description: Seconds to wait for a connection, more than 0.
+        type: float
+      read_timeout:
+        description: Seconds to wait for an answer, more than 0.
+        type: float
+      max_pool_connections:
+        description: The size of the HTTP connection pool, 1 or more.
+        type: int
+      retries:
+        description: botocore's retry settings.
+        type: dict
+        suboptions:
+          mode:
+            description: The retry mode.
+            type: str
+            choices: [standard, adaptive, legacy]
+          total_max_attempts:
+            description: Attempts in all, the first included, 1 to 20.
+            type: int
+          max_attempts:
+            description: Retries after the first attempt, 0 to 19 (botocore's older form).
+            type: int
+      proxies:
+        description: "Proxy URL per scheme, for example C({https: http://proxy.example:3128})."
+        type: dict
+      proxies_config:
+        description: Further proxy settings, such as C(proxy_ca_bundle) or C(proxy_use_forwarding_for_https).
+        type: dict
+      user_agent_extra:
+        description: Text added to the User-Agent header; one line.
+        type: str
+      user_agent_appid:
+        description: An application ID added to the User-Agent header; one line.
+        type: str
+      tcp_keepalive:
+        description: Whether to use TCP keep-alive.
+        type: bool
+      parameter_validation:
+        description: Whether botocore validates request parameters before sending them.
+        type: bool
+      use_fips_endpoint:
+        description: Whether to use the FIPS endpoint.
+        type: bool
+      use_dualstack_endpoint:
+        description: Whether to use the dual-stack (IPv4 and IPv6) endpoint.
+        type: bool
+      client_cert:
+        description: Path to a client certificate (PEM, certificate and key in one file) for mutual TLS.
+        type: path
   retries:
     description:
       - How many attempts botocore makes for each request, the first one included, from 1 to 20.
@@ -87,11 +142,15 @@ options:
     type: str
     choices: [standard, adaptive, legacy]
 requirements:
-  - python >= 3.11
+  - python >= 3.9
   - boto3
   - botocore
   - cryptography
 notes:
   - Credentials are looked up as botocore does (module options, environment, shared files, instance role),
     with the module options and environment variables above taking precedence.
+  - An option given as V(null) counts as not given (its default or environment variable applies); V(false)
+    counts as not given in the rules between options.
+  - Every malformed connection option (for example O(endpoint_url) without a scheme, a O(region) that is not
+    a region name, a missing O(aws_ca_bundle) file) fails before any call with a message that names it.
 """

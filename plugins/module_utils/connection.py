@@ -133,7 +133,23 @@ def _check_attempts(option: str, attempts: int | None, lowest: int = 1) -> None:
         )
 
 
+def _control_characters(settings: dict[str, Any], prefix: str = "aws_config") -> str | None:
+    """The first setting whose text holds a control character (a newline would end up in an HTTP header)."""
+    for key, value in settings.items():
+        name = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            found = _control_characters(value, name)
+            if found:
+                return found
+        elif isinstance(value, str) and any(ord(character) < 0x20 or ord(character) == 0x7F for character in value):
+            return name
+    return None
+
+
 def _check_aws_config(aws_config: dict[str, Any]) -> None:
+    broken = _control_characters(aws_config)
+    if broken:
+        raise ConnectionSettingsError(f"{broken} must be one line of text, without control characters")
     for option in ("connect_timeout", "read_timeout"):
         if option in aws_config and not aws_config[option] > 0:
             raise ConnectionSettingsError(f"aws_config.{option} must be more than 0 seconds, got {aws_config[option]}")
@@ -156,7 +172,7 @@ def check_connection_options(params: dict[str, Any], given: set[str]) -> None:
     endpoint = params.get("endpoint_url")
     if endpoint:
         parts = urllib.parse.urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(ord(c) <= 0x20 for c in endpoint):
             raise ConnectionSettingsError(
                 f"{_origin('endpoint_url', given)} {endpoint!r} is not a URL: give http:// or https:// and a host, "
                 "for example https://iam.amazonaws.com"

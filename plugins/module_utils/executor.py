@@ -25,6 +25,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     LIMIT_EXCEEDED,
     NO_SUCH_ENTITY,
     Record,
+    by_id,
     record,
 )
 
@@ -77,6 +78,7 @@ class RotationRun:
     """What a rotation's execution did, step by step; error: the step that failed, if any."""
 
     deleted: list[str] = field(default_factory=list)
+    restored: dict[str, str] = field(default_factory=dict)
     new_certificate_id: str | None = None
     activated: bool = False
     retired: list[str] = field(default_factory=list)
@@ -86,6 +88,11 @@ class RotationRun:
     @property
     def changed(self) -> bool:
         return bool(self.deleted or self.activated or self.retired)
+
+    @property
+    def lost(self) -> list[str]:
+        """Certificates deleted to make room and not put back after the upload failed."""
+        return [certificate_id for certificate_id in self.deleted if certificate_id not in self.restored]
 
 
 def _verified(api: SigningCertificates, user_name: str, fingerprint: str, tries: int, delay: float) -> bool:
@@ -109,11 +116,15 @@ def execute_rotation(
     user_name: str,
     plan: RotationPlan,
     new: Certificate,
+    records: list[Record],
     retire_by_deleting: bool,
     verify_tries: int,
     verify_delay: float,
 ) -> RotationRun:
-    """Make room, upload or activate the new certificate, verify it is active, then retire the old ones."""
+    """Make room, upload or activate the new certificate, verify it is active, then retire the old ones.
+
+    records: the user's certificates as read, to put back those deleted to make room if the upload fails.
+    """
     run = RotationRun(new_certificate_id=(plan.uploaded or {}).get("certificate_id"))
     step = "make room"
     try:
@@ -147,7 +158,25 @@ def execute_rotation(
         run.error = error
     if run.error is not None:
         run.failed_step = step
+        if run.deleted and not run.activated:
+            _restore(api, user_name, run, records)
     return run
+
+
+def _restore(api: SigningCertificates, user_name: str, run: RotationRun, records: list[Record]) -> None:
+    """Whole or nothing: the upload failed after room was made, so upload the deleted certificates again,
+    with their status (IAM gives them new IDs). An expired one cannot be uploaded again and stays lost."""
+    for certificate_id in run.deleted:
+        deleted = by_id(records, certificate_id)
+        if deleted is None or not deleted.get("certificate_body"):
+            continue
+        try:
+            restored = api.upload(user_name, deleted["certificate_body"])["CertificateId"]
+            if deleted.get("status") != ACTIVE:
+                api.set_status(user_name, restored, deleted.get("status") or INACTIVE)
+        except IamError:
+            continue
+        run.restored[certificate_id] = restored
 
 
 def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> None:

@@ -19,6 +19,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     Refusal,
     by_fingerprint,
     by_id,
+    no_such_user,
     oldest_first,
     predicted_record,
     quota_refusal,
@@ -114,7 +115,7 @@ def plan_certificate(records: list[Record] | None, request: Request, now: dateti
     """Decide. records: the user's certificates as read; None when the user does not exist, which satisfies
     state=absent and refuses any other state."""
     if records is None and request.state != "absent":
-        return Plan([], refusal=Refusal(f"{who(request.user_name)} does not exist", NO_SUCH_ENTITY))
+        return Plan([], refusal=no_such_user(request.user_name))
     before = oldest_first(records or [])
     found = find_target(before, request)
     if isinstance(found, Refusal):

@@ -21,6 +21,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import Cer
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     ACTIVE,
     DUPLICATE_CERTIFICATE,
+    INACTIVE,
     LIMIT_EXCEEDED,
     QUOTA_PER_USER,
     ROTATION_BLOCKED,
@@ -163,3 +164,24 @@ def rotation_plan(
         )
     make_room = tuple(r["certificate_id"] for r in inactive[:missing])
     return RotationPlan(due=True, reason=reason, make_room=make_room, upload=True, retire=retire)
+
+
+def records_after(
+    records: list[Record],
+    deleted: tuple[str, ...] | list[str],
+    new_record: Record | None,
+    retired: tuple[str, ...] | list[str],
+    retire_by_deleting: bool,
+) -> list[Record]:
+    """The user's certificates once a rotation has deleted, uploaded or activated, and retired what it did;
+    new_record: the new certificate as it is then (None when the rotation did not make it active)."""
+    after = []
+    for rec in oldest_first(records):
+        if rec["certificate_id"] in deleted or (retire_by_deleting and rec["certificate_id"] in retired):
+            continue
+        if new_record is not None and rec.get("fingerprint_sha256") == new_record.get("fingerprint_sha256"):
+            continue
+        after.append({**rec, "status": INACTIVE} if rec["certificate_id"] in retired else rec)
+    if new_record is not None:
+        after.append({**new_record, "status": ACTIVE})
+    return after

@@ -51,6 +51,10 @@ def who(user_name: str | None) -> str:
     return f"IAM user {user_name!r}" if user_name else "the calling IAM user"
 
 
+def no_such_user(user_name: str | None) -> Refusal:
+    return Refusal(f"{who(user_name)} does not exist", NO_SUCH_ENTITY)
+
+
 def record(raw: dict[str, Any], now: datetime.datetime) -> Record:
     """An IAM SigningCertificate (API shape) as the modules return it."""
     upload_date = raw.get("UploadDate")
@@ -78,6 +82,14 @@ def predicted_record(user_name: str | None, certificate: Certificate, now: datet
         "certificate_body": certificate.pem,
         **certificate.fields(now),
     }
+
+
+DIFF_KEYS = ("certificate_id", "status", "fingerprint_sha256", "not_after")
+
+
+def diff_view(records: list[Record]) -> list[dict[str, Any]]:
+    """What diff mode shows of a user's certificates: ID, status, fingerprint, expiry."""
+    return [{key: rec.get(key) for key in DIFF_KEYS} for rec in records]
 
 
 def oldest_first(records: list[Record]) -> list[Record]:

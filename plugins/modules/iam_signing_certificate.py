@@ -24,15 +24,18 @@ options:
     description:
       - The IAM user that owns the certificate.
       - When omitted, IAM acts on the user whose credentials sign the request.
-      - 1 to 128 characters, letters, digits and C(_+=,.@-).
+      - 1 to 128 characters, ASCII letters, digits and C(_+=,.@-).
     type: str
     aliases: [username]
   certificate_body:
     description:
       - The certificate in PEM form, exactly one C(-----BEGIN CERTIFICATE-----) block, for example
         from C(lookup('ansible.builtin.file', 'cert.pem')).
-      - At most 16384 characters. A private key, a chain of several certificates, bare base64 or DER
-        is refused before any call, and a private key is never shown in output.
+      - As RFC 7468 allows, text around the block (such as the C(Bag Attributes) that C(openssl pkcs12 -nokeys)
+        prints), a byte-order mark, CRLF line endings and any line wrapping are tolerated. What is uploaded is
+        the block alone, in lines of 64 characters with LF endings; IAM's limit of 16384 characters applies to it.
+      - A private key, a chain of several certificates, bare base64 or DER is refused before any call, and a
+        private key is never shown in output, whichever check fails first.
       - An expired certificate, or one not yet valid, cannot be uploaded, but may be given to find a certificate
         already uploaded, for example to delete or deactivate it.
       - At least one of O(certificate_body) and O(certificate_id) is required.
@@ -40,7 +43,7 @@ options:
     aliases: [certificate]
   certificate_id:
     description:
-      - The IAM ID of the certificate, 24 to 128 letters, digits or C(_).
+      - The IAM ID of the certificate, 24 to 128 ASCII letters, digits or C(_).
       - With O(certificate_body) as well, both must name the same certificate.
       - Alone, it can change the status of or delete an existing certificate, but cannot upload one
         (IAM chooses the ID of an upload).
@@ -150,9 +153,13 @@ certificate:
       type: str
       sample: CN=bob,O=Example
     serial_number:
-      description: The serial number.
+      description: The serial number, as an integer.
       type: int
       sample: 1234567890
+    serial_number_hex:
+      description: The serial number in upper-case hex, as C(openssl x509 -serial) prints it.
+      type: str
+      sample: 499602D2
     not_before:
       description: Start of validity, ISO 8601 UTC.
       type: str
@@ -162,7 +169,9 @@ certificate:
       type: str
       sample: "2027-01-01T00:00:00Z"
     days_to_expiry:
-      description: Whole days until RV(certificate.not_after); negative once expired.
+      description:
+        - Whole days from now until RV(certificate.not_after), rounded down - V(0) during the last 24 hours of
+          validity, V(-1) during the first 24 hours after expiry.
       type: int
       sample: 36
 certificates:
@@ -172,6 +181,19 @@ certificates:
   returned: success
   type: list
   elements: dict
+error_code:
+  description:
+    - Why the task failed, in one word, for a playbook to branch on (C(failed_when), C(rescue)).
+    - IAM's own code when IAM refused a call (for example C(AccessDenied), C(Throttling), C(ServiceFailure)).
+    - Codes the collection sets itself - C(InvalidParameters) (an option breaks a rule, before any call),
+      C(InvalidCertificateBody) (not exactly one PEM certificate, or a private key), C(CertificateExpired),
+      C(CertificateNotYetValid), C(CertificateMismatch) (the body and the ID name different certificates),
+      C(LimitExceeded) (the quota of 2 certificates per user, before any write as after a race), C(NoSuchEntity)
+      (the user, or the certificate ID, does not exist), C(DuplicateCertificate), C(NoCredentials),
+      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary).
+  returned: failure
+  type: str
+  sample: LimitExceeded
 """
 
 from dataclasses import replace
@@ -197,10 +219,9 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     INVALID_CERTIFICATE_BODY,
     NO_SUCH_ENTITY,
     Record,
+    diff_view,
     record,
 )
-
-DIFF_KEYS = ("certificate_id", "status", "fingerprint_sha256", "not_after")
 
 
 def parse_request(module: AwsModule) -> Request:
@@ -279,8 +300,8 @@ def main() -> None:
     result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
     if module._diff:
         result["diff"] = {
-            "before": {"certificates": [{key: c[key] for key in DIFF_KEYS} for c in plan.before]},
-            "after": {"certificates": [{key: c[key] for key in DIFF_KEYS} for c in plan.after]},
+            "before": {"certificates": diff_view(plan.before)},
+            "after": {"certificates": diff_view(plan.after)},
         }
     module.exit_json(**result)
 

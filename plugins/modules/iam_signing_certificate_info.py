@@ -46,8 +46,10 @@ options:
     choices: [Active, Inactive]
   expiring_within_days:
     description:
-      - Only certificates that expire within this many days from now, already expired ones included.
-      - V(0) keeps the certificates that have expired or expire today.
+      - Only certificates that expire within this many days from now, already expired ones included, that is
+        whose RV(certificates.not_after) is at most now plus this many days, exactly.
+      - V(0) keeps the certificates that have expired. A certificate whose body IAM returned unparseable
+        never matches.
     type: int
 extends_documentation_fragment:
   - certops.aws.aws
@@ -128,9 +130,13 @@ certificates:
       type: str
       sample: CN=bob,O=Example
     serial_number:
-      description: The serial number.
+      description: The serial number, as an integer.
       type: int
       sample: 1234567890
+    serial_number_hex:
+      description: The serial number in upper-case hex, as C(openssl x509 -serial) prints it.
+      type: str
+      sample: 499602D2
     not_before:
       description: Start of validity, ISO 8601 UTC.
       type: str
@@ -140,9 +146,24 @@ certificates:
       type: str
       sample: "2027-01-01T00:00:00Z"
     days_to_expiry:
-      description: Whole days until the end of validity; negative once expired.
+      description:
+        - Whole days from now until RV(certificates.not_after), rounded down - V(0) during the last 24 hours of
+          validity, V(-1) during the first 24 hours after expiry.
       type: int
       sample: 36
+error_code:
+  description:
+    - Why the task failed, in one word, for a playbook to branch on (C(failed_when), C(rescue)).
+    - IAM's own code when IAM refused a call (for example C(AccessDenied), C(Throttling), C(ServiceFailure)).
+    - Codes the collection sets itself - C(InvalidParameters) (an option breaks a rule, before any call),
+      C(InvalidCertificateBody) (not exactly one PEM certificate, or a private key), C(CertificateExpired),
+      C(CertificateNotYetValid), C(CertificateMismatch) (the body and the ID name different certificates),
+      C(LimitExceeded) (the quota of 2 certificates per user, before any write as after a race), C(NoSuchEntity)
+      (the user, or the certificate ID, does not exist), C(DuplicateCertificate), C(NoCredentials),
+      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary).
+  returned: failure
+  type: str
+  sample: LimitExceeded
 """
 
 from typing import Any
@@ -150,7 +171,13 @@ from typing import Any
 from ansible_collections.certops.aws.plugins.module_utils.certificate import utc_now
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
-from ansible_collections.certops.aws.plugins.module_utils.rules import Record, expiring_within, record
+from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    NO_SUCH_ENTITY,
+    Record,
+    expiring_within,
+    no_such_user,
+    record,
+)
 
 MAX_CONCURRENCY = 64
 
@@ -198,6 +225,8 @@ def main() -> None:
         else:
             listed = module.signing_certificates().list(params["user_name"])
     except IamError as error:
+        if error.code == NO_SUCH_ENTITY and not params["all_users"]:
+            module.fail_refusal(no_such_user(params["user_name"]))
         module.fail_iam(error)
 
     now = utc_now()

@@ -19,7 +19,7 @@ from tests.e2e.helpers import BIN, REPO, TIMEOUT, Ansible, upload
 
 pytestmark = pytest.mark.e2e
 
-MODULES = ("iam_signing_certificate", "iam_signing_certificate_info")
+MODULES = ("iam_signing_certificate", "iam_signing_certificate_info", "iam_signing_certificate_rotation")
 # Keys Ansible itself adds to every result.
 ANSIBLE_KEYS = {"changed", "invocation", "failed", "diff", "warnings", "deprecations", "_ansible_no_log"}
 
@@ -67,12 +67,12 @@ def test_ansible_doc_renders(ansible_env, docs, name):
     for section in ("OPTIONS", "ATTRIBUTES", "REQUIREMENTS", "EXAMPLES:", "RETURN VALUES:"):
         assert section in text, section
     for option in docs[name]["doc"]["options"]:
-        assert f"- {option}" in text, option
+        assert f"- {option}" in text or f"= {option}" in text, option  # "=": a required option
     for key in docs[name]["return"]:
         assert f"- {key}" in text, key
 
 
-def test_ansible_doc_lists_both_modules(ansible_env):
+def test_ansible_doc_lists_every_module(ansible_env):
     completed = ansible_doc(ansible_env, "--list", "certops.aws", "--type", "module")
 
     assert completed.returncode == 0, completed.stderr
@@ -102,20 +102,39 @@ def _certificate_keys(docs: dict[str, dict[str, Any]], name: str) -> set[str]:
     return set(documented["contains"])
 
 
+def documented_on(returned: dict[str, Any], outcome: str) -> set[str]:
+    """The documented keys a result has on success or on failure."""
+    wanted = {"success", "always"} if outcome == "success" else {"failure", "always"}
+    return {key for key, doc in returned.items() if doc.get("returned") in wanted}
+
+
 def test_every_returned_key_is_documented(ansible: Ansible, docs, iam, user, pem_file):
     _path, kept_pem = pem_file("already-there")
-    upload(iam, kept_pem)
+    upload(iam, kept_pem, status="Inactive")
     _path, pem = pem_file("documented")
+    _path, newer = pem_file("newer")
 
     uploaded = ansible.adhoc("certops.aws.iam_signing_certificate", {"user_name": user, "certificate_body": pem})
     info = ansible.adhoc("certops.aws.iam_signing_certificate_info", {"user_name": user})
+    refused = ansible.adhoc("certops.aws.iam_signing_certificate", {"user_name": user, "certificate_body": newer})
+    rotated = ansible.adhoc(
+        "certops.aws.iam_signing_certificate_rotation",
+        {"users": [{"user_name": user, "new_certificate": newer}], "force": True, "verify_delay": 0},
+    )
 
     assert uploaded.status == "CHANGED", uploaded.output
     assert info.status == "SUCCESS", info.output
+    assert refused.status == "FAILED!" and refused.result["error_code"] == "LimitExceeded", refused.output
+    assert rotated.status == "CHANGED", rotated.output
     manage_return = docs["iam_signing_certificate"]["return"]
     info_return = docs["iam_signing_certificate_info"]["return"]
-    assert set(uploaded.result) - ANSIBLE_KEYS == set(manage_return)
-    assert set(info.result) - ANSIBLE_KEYS == set(info_return)
+    rotation_return = docs["iam_signing_certificate_rotation"]["return"]
+    assert set(uploaded.result) - ANSIBLE_KEYS == documented_on(manage_return, "success")
+    assert set(info.result) - ANSIBLE_KEYS == documented_on(info_return, "success")
+    assert set(refused.result) - ANSIBLE_KEYS - {"msg", "exception"} == documented_on(manage_return, "failure")
+    assert set(rotated.result) - ANSIBLE_KEYS == documented_on(rotation_return, "success")
+    (entry,) = rotated.result["results"]
+    assert set(entry) == set(rotation_return["results"]["contains"])
 
     certificate_keys = _certificate_keys(docs, "iam_signing_certificate")
     assert set(uploaded.result["certificate"]) == certificate_keys

@@ -43,10 +43,10 @@ def failed_upload(ansible: Ansible, user_name: str, cert_path, verbosity: int = 
 def test_unknown_user(ansible, iam, user, pem_file):
     path, _pem = pem_file("for-nobody")
 
-    _run, message = failed_upload(ansible, "nobody", path)
+    run, message = failed_upload(ansible, "nobody", path)
 
-    assert message.startswith("Could not list the signing certificates of IAM user 'nobody': it does not exist")
-    assert "NoSuchEntity" in message
+    assert message == "IAM user 'nobody' does not exist"
+    assert run.result("upload")["error_code"] == "NoSuchEntity"
     assert [u["UserName"] for u in iam.list_users()["Users"]] == [user]
     assert server_certificates(iam) == {}
 

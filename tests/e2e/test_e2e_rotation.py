@@ -48,6 +48,19 @@ def new_certificate_id(iam, new_fingerprint: str, user_name: str = USER) -> str:
     return found
 
 
+ROTATE_TASK = "Rotate the signing certificates"
+OUTCOME_KEYS = ("user_name", "rotated", "retired", "deleted_to_make_room", "failed")
+
+
+def outcome(run: PlaybookRun) -> list[dict]:
+    """Per user, what the role says it did (or, in check mode, would do)."""
+    return run.result(ROTATE_TASK)["results"]
+
+
+def comparable(entries: list[dict]) -> list[dict]:
+    return [{key: entry[key] for key in OUTCOME_KEYS} for entry in entries]
+
+
 def test_expiring_certificate_is_rotated_previewed_then_done_once(
     ansible, moto_endpoint, iam, user, pem_file, new_cert
 ):
@@ -57,20 +70,25 @@ def test_expiring_certificate_is_rotated_previewed_then_done_once(
     preview = rotate(ansible, moto_endpoint, [rotation], check=True, diff=True)
     assert preview.rc == 0, preview.output
     assert statuses(iam) == {old: "Active"}, "check mode wrote to the server"
-    assert recap(preview)["changed"] == 2  # the upload and the deactivation it would make
+    assert recap(preview)["changed"] == 1
     assert "every active certificate expires within 30 days" in preview.stdout
-    assert new_fingerprint in preview.stdout  # the diff of the upload shows the new certificate
+    (predicted,) = outcome(preview)
+    assert predicted["rotated"] and predicted["retired"] == [old] and predicted["new_certificate_id"] is None
+    assert predicted["new_fingerprint_sha256"] == new_fingerprint
 
     real = rotate(ansible, moto_endpoint, [rotation])
     assert real.rc == 0, real.output
     new = new_certificate_id(iam, new_fingerprint)
     assert statuses(iam) == {old: "Inactive", new: "Active"}
-    assert recap(real)["changed"] == 2
+    assert recap(real)["changed"] == 1
+    assert comparable(outcome(real)) == comparable(outcome(preview))
+    assert outcome(real)[0]["new_certificate_id"] == new
+    assert f"{USER}: rotated to {new}; every active certificate expires within 30 days" in real.stdout
 
     again = rotate(ansible, moto_endpoint, [rotation])
     assert again.rc == 0 and recap(again)["changed"] == 0, again.output
     assert statuses(iam) == {old: "Inactive", new: "Active"}
-    assert f"already uploaded and active as {new}" in again.stdout
+    assert f"the new certificate is already active as {new}" in again.stdout
 
 
 def test_certificate_far_from_expiry_is_left_alone(ansible, moto_endpoint, iam, user, pem_file, new_cert):
@@ -78,7 +96,7 @@ def test_certificate_far_from_expiry_is_left_alone(ansible, moto_endpoint, iam, 
     run = rotate(ansible, moto_endpoint, [new_cert[0]])
     assert run.rc == 0 and recap(run)["changed"] == 0, run.output
     assert statuses(iam) == {old: "Active"}
-    assert "no rotation needed" in run.stdout and "299 days left" in run.stdout
+    assert "no rotation needed: not every active certificate expires within 30 days" in run.stdout
 
 
 def test_force_rotates_regardless_of_expiry(ansible, moto_endpoint, iam, user, pem_file, new_cert):
@@ -98,7 +116,9 @@ def test_old_certificate_action_delete(ansible, moto_endpoint, iam, user, pem_fi
     assert statuses(iam) == {new_certificate_id(iam, new_fingerprint): "Active"}
 
 
-def test_user_at_the_quota_with_an_inactive_certificate(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_user_at_the_quota_check_mode_says_exactly_what_the_real_run_does(
+    ansible, moto_endpoint, iam, user, pem_file, new_cert
+):
     old = upload(iam, pem_file("old", days=5)[1])
     retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
     rotation, new_fingerprint = new_cert
@@ -106,12 +126,18 @@ def test_user_at_the_quota_with_an_inactive_certificate(ansible, moto_endpoint, 
     preview = rotate(ansible, moto_endpoint, [rotation], check=True, diff=True)
     assert preview.rc == 0, preview.output
     assert statuses(iam) == {old: "Active", retired: "Inactive"}, "check mode wrote to the server"
-    assert "would upload O=certops,CN=new-2027" in preview.stdout
-    assert retired in preview.stdout
+    assert comparable(outcome(preview)) == [
+        {"user_name": USER, "rotated": True, "retired": [old], "deleted_to_make_room": [retired], "failed": False}
+    ]
 
     run = rotate(ansible, moto_endpoint, [rotation])
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, new_fingerprint): "Active"}
+    assert comparable(outcome(run)) == comparable(outcome(preview))
+    assert f"deleted to make room {retired}" in run.stdout
+
+    again = rotate(ansible, moto_endpoint, [rotation])
+    assert again.rc == 0 and recap(again)["changed"] == 0, again.output
 
 
 def test_user_with_two_active_certificates_fails_before_any_change(
@@ -138,6 +164,53 @@ def test_new_certificate_uploaded_but_inactive_is_activated(ansible, moto_endpoi
     assert statuses(iam) == {old: "Inactive", new: "Active"}
 
 
+@pytest.mark.parametrize(
+    ("certificate", "expected"),
+    [
+        ({"days": -1, "starts_in_days": -30}, "cannot rotate: the new certificate expired on"),
+        ({"days": 60, "starts_in_days": 2}, "cannot rotate: the new certificate is not valid before"),
+        ({"days": 10}, "within the threshold of 30 days itself"),
+    ],
+    ids=["expired", "not-yet-valid", "due-itself"],
+)
+def test_a_new_certificate_that_cannot_be_kept_changes_nothing_even_when_room_is_needed(
+    ansible, moto_endpoint, iam, user, pem_file, certificate, expected
+):
+    old = upload(iam, pem_file("old", days=5)[1])
+    retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
+    path, _pem = pem_file("bad-new", **certificate)
+    for check in (True, False):
+        run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
+        assert run.rc == 2, run.output
+        assert expected in run.stdout
+        assert outcome(run)[0]["deleted_to_make_room"] == []
+        assert statuses(iam) == {old: "Active", retired: "Inactive"}
+
+
+def test_a_certificate_held_by_another_user_blocks_before_room_is_made(ansible, moto_endpoint, iam, user, pem_file):
+    old = upload(iam, pem_file("old", days=5)[1])
+    retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
+    iam.create_user(UserName="carol")
+    path, pem = pem_file("carols")
+    upload(iam, pem, user_name="carol")
+    for check in (True, False):
+        run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
+        assert run.rc == 2, run.output
+        assert "the new certificate is already uploaded to IAM user 'carol'" in run.stdout
+        assert outcome(run)[0]["error_code"] == "DuplicateCertificate"
+        assert statuses(iam) == {old: "Active", retired: "Inactive"}
+
+
+def test_new_certificate_already_active_keeps_a_healthy_certificate(ansible, moto_endpoint, iam, user, pem_file):
+    healthy = upload(iam, pem_file("healthy", days=300)[1])
+    path, pem = pem_file("already")
+    new = upload(iam, pem)
+    run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}])
+    assert run.rc == 0 and recap(run)["changed"] == 0, run.output
+    assert statuses(iam) == {healthy: "Active", new: "Active"}
+    assert outcome(run)[0]["retired"] == [] and not outcome(run)[0]["rotated"]
+
+
 def test_several_users_in_one_play(ansible, moto_endpoint, iam, pem_file):
     rotations, old = [], {}
     for name in ("u1", "u2"):
@@ -153,24 +226,30 @@ def test_several_users_in_one_play(ansible, moto_endpoint, iam, pem_file):
         assert list(current.values()) == ["Active"]
 
 
-def test_failed_upload_leaves_the_old_certificate_active(ansible, moto_endpoint, iam, user, pem_file, new_cert):
-    old = upload(iam, pem_file("old", days=5)[1])
-    retired = upload(iam, pem_file("retired", days=100)[1], status="Inactive")
+def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+    old_pem = pem_file("old", days=5)[1]
+    old = upload(iam, old_pem)
+    _retired_path, retired_pem = pem_file("retired", days=100)
+    retired = upload(iam, retired_pem, status="Inactive")
+    uploads = []
 
-    def fail_uploads(request):
-        return (
-            aws_error("ServiceFailure", "injected failure", 500)
-            if request.action == "UploadSigningCertificate"
-            else None
-        )
+    def fail_the_new_upload(request):
+        if request.action != "UploadSigningCertificate":
+            return None
+        uploads.append(request.action)
+        return aws_error("ServiceFailure", "injected failure", 500) if len(uploads) <= 4 else None
 
-    with LoopbackProxy(moto_endpoint, fault=fail_uploads) as proxy:
+    with LoopbackProxy(moto_endpoint, fault=fail_the_new_upload) as proxy:
         run = rotate(ansible, proxy.url, [new_cert[0]])
     assert run.rc == 2, run.output
+    assert "could not upload the new certificate" in run.stdout
     assert "ServiceFailure: injected failure" in run.stdout
-    # Room was made (the inactive one), but the active certificate was never touched.
-    assert statuses(iam) == {old: "Active"}
-    assert retired not in statuses(iam)
+    # The active certificate was never touched, and the inactive one deleted to make room is back, inactive.
+    now = server_certificates(iam)
+    assert now[old] == {"status": "Active", "fingerprint": fingerprint(old_pem)}
+    (restored,) = [cid for cid in now if cid != old]
+    assert now[restored] == {"status": "Inactive", "fingerprint": fingerprint(retired_pem)}
+    assert f"deleted to make room and then uploaded again: {retired} as {restored}" in run.stdout
 
 
 @pytest.mark.parametrize(
@@ -178,7 +257,15 @@ def test_failed_upload_leaves_the_old_certificate_active(ansible, moto_endpoint,
     [
         (
             {"signing_certificate_rotation_new_certificate": None},
-            "missing required arguments: signing_certificate_rotation_new_certificate",
+            "new_certificate of 'alice' is empty",
+        ),
+        (
+            {"signing_certificate_rotation_users": [{"user_name": "bob", "new_certificate": "x"}]},
+            "give either signing_certificate_rotation_users (a list of user_name and new_certificate), or",
+        ),
+        (
+            {"signing_certificate_rotation_users": [{"user_name": "bob"}]},
+            "missing required arguments: new_certificate found in signing_certificate_rotation_users",
         ),
         (
             {"signing_certificate_rotation_old_certificate_action": "archive"},
@@ -186,7 +273,7 @@ def test_failed_upload_leaves_the_old_certificate_active(ansible, moto_endpoint,
         ),
         (
             {"signing_certificate_rotation_threshold_days": -1},
-            "signing_certificate_rotation_threshold_days must be 0 or more, got -1",
+            "threshold_days must be between 0 and 36500, got -1",
         ),
         (
             {"signing_certificate_rotation_threshold_days": "soon"},
@@ -194,15 +281,17 @@ def test_failed_upload_leaves_the_old_certificate_active(ansible, moto_endpoint,
         ),
         (
             {"signing_certificate_rotation_verify_retries": 0},
-            "signing_certificate_rotation_verify_retries must be 1 or more, got 0",
+            "verify_retries must be between 1 and 100, got 0",
         ),
         (
             {"signing_certificate_rotation_new_certificate": "not a certificate"},
-            "x509_certificate_info: the certificate is not PEM",
+            "new_certificate of 'alice' is not PEM",
         ),
     ],
     ids=[
         "missing-certificate",
+        "both-forms",
+        "user-without-certificate",
         "unknown-action",
         "negative-threshold",
         "threshold-not-a-number",

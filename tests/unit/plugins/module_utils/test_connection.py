@@ -42,6 +42,7 @@ def test_retries_and_retry_mode_options():
         ({"endpoint_url": "iam.amazonaws.com"}, "endpoint_url 'iam.amazonaws.com' is not a URL"),
         ({"endpoint_url": "ftp://127.0.0.1"}, "endpoint_url 'ftp://127.0.0.1' is not a URL"),
         ({"endpoint_url": "http://"}, "endpoint_url 'http://' is not a URL"),
+        ({"endpoint_url": "http://127.0.0.1:5000\n"}, "endpoint_url 'http://127.0.0.1:5000\\n' is not a URL"),
         ({"region": "us east 1"}, "region 'us east 1' is not a valid AWS region name"),
         ({"region": "-bad"}, "region '-bad' is not a valid AWS region name"),
         ({"aws_ca_bundle": "/no/such/bundle.pem"}, "aws_ca_bundle '/no/such/bundle.pem' is not a file"),
@@ -54,6 +55,8 @@ def test_retries_and_retry_mode_options():
         ),
         ({"aws_config": {"retries": {"max_attempts": 25}}}, "aws_config.retries.max_attempts must be between 1"),
         ({"aws_config": {"proxies": {"https": 8080}}}, "aws_config.proxies.https must be a string, got int"),
+        ({"aws_config": {"user_agent_extra": "a\nb"}}, "aws_config.user_agent_extra must be one line of text"),
+        ({"aws_config": {"proxies": {"https": "http://p\r\n"}}}, "aws_config.proxies.https must be one line"),
         (
             {"aws_config": {"proxies_config": {"proxy_ca_bundle": ["x"]}}},
             "aws_config.proxies_config.proxy_ca_bundle must be a string or a boolean",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 
 import boto3
-import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
@@ -233,8 +232,11 @@ def test_list_for_users_fails_on_other_errors(stubbed):
 def test_list_users_follows_every_page(stubbed):
     api, stubber = stubbed
     user = {"Path": "/", "UserId": "AIDA" + "X" * 17, "Arn": "arn:aws:iam::123456789012:user/u", "CreateDate": UPLOADED}
-    stubber.add_response("list_users", {"Users": [{**user, "UserName": "u1"}], "IsTruncated": True, "Marker": "m"}, {})
-    stubber.add_response("list_users", {"Users": [{**user, "UserName": "u2"}], "IsTruncated": False}, {"Marker": "m"})
+    first_page = {"Users": [{**user, "UserName": "u1"}], "IsTruncated": True, "Marker": "m"}
+    stubber.add_response("list_users", first_page, {"MaxItems": 1000})
+    stubber.add_response(
+        "list_users", {"Users": [{**user, "UserName": "u2"}], "IsTruncated": False}, {"MaxItems": 1000, "Marker": "m"}
+    )
     assert api.list_user_names() == ["u1", "u2"]
 
 
@@ -248,7 +250,9 @@ def test_user_names_follow_iams_ascii_pattern(name):
     assert "is not a valid IAM user name" in invalid_user_name(name)
 
 
-@pytest.mark.parametrize("certificate_id", ["Ａ" * 24, "É" * 24, "A" * 23 + "٣", "A" * 23, "A" * 129, "A" * 23 + "-"])
+@pytest.mark.parametrize(
+    "certificate_id", ["\uff21" * 24, "É" * 24, "A" * 23 + "٣", "A" * 23, "A" * 129, "A" * 23 + "-"]
+)
 def test_certificate_ids_follow_iams_ascii_pattern(certificate_id):
     assert "is not a valid signing certificate ID" in invalid_certificate_id(certificate_id)
     assert invalid_certificate_id("A" * 24) is None and invalid_certificate_id("a_1" * 40) is None

@@ -30,7 +30,7 @@ CERTIFICATE_CASES = [
     ({"certificate_id": "short"}, "certificate_id 'short' is not a valid signing certificate ID", IP),
     ({"certificate_id": "A" * 23 + "-"}, "is not a valid signing certificate ID", IP),
     ({"certificate_id": "A" * 129}, "is not a valid signing certificate ID: 24 to 128 characters", IP),
-    ({"certificate_id": "Ａ" * 24}, "is not a valid signing certificate ID: 24 to 128 characters, ASCII", IP),
+    ({"certificate_id": "\uff21" * 24}, "is not a valid signing certificate ID: 24 to 128 characters, ASCII", IP),
     ({"certificate_body": ""}, "certificate_body is empty", BODY),
     ({"certificate_body": "   \n"}, "certificate_body is empty", BODY),
     ({"certificate_body": "garbage"}, "certificate_body is not PEM", BODY),

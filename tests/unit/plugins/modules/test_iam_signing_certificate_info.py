@@ -88,7 +88,7 @@ def test_user_without_certificates(iam, run):
 def test_unknown_user_fails_clearly(iam, run):
     result = run(module, {"user_name": "nobody"})
     assert result["failed"] and result["error_code"] == "NoSuchEntity"
-    assert result["msg"].startswith("Could not list the signing certificates of IAM user 'nobody': it does not exist")
+    assert result["msg"] == "IAM user 'nobody' does not exist"
 
 
 def test_concurrency_is_bounded(iam, run, cert):

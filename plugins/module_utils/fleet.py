@@ -1,0 +1,283 @@
+# Copyright: certops.aws contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rotate many users in one process: read and plan each user, find out who else holds a new certificate when
+that must be known, then carry the plans out; at most max_concurrency requests in flight.
+
+Each user is isolated: a user that cannot be rotated is refused alone, and the others carry on.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.certops.aws.plugins.module_utils.certificate import (
+    Certificate,
+    CertificateError,
+    load_certificate,
+)
+from ansible_collections.certops.aws.plugins.module_utils.executor import RotationRun, execute_rotation
+from ansible_collections.certops.aws.plugins.module_utils.iam import (
+    IamError,
+    SigningCertificates,
+    invalid_user_name,
+)
+from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan, records_after, rotation_plan
+from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    DUPLICATE_CERTIFICATE,
+    INVALID_CERTIFICATE_BODY,
+    INVALID_PARAMETERS,
+    NO_SUCH_ENTITY,
+    Record,
+    Refusal,
+    diff_view,
+    no_such_user,
+    predicted_record,
+    record,
+)
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    threshold_days: int
+    force: bool
+    retire_by_deleting: bool
+    verify_retries: int
+    verify_delay: float
+    max_concurrency: int
+
+
+class Rotation:
+    """One user's rotation: its request, its plan and what was done."""
+
+    def __init__(self, user_name: str, new: Certificate | None, refusal: Refusal | None = None) -> None:
+        self.user_name = user_name
+        self.new = new
+        self.refusal = refusal
+        self.records: list[Record] = []
+        self.plan: RotationPlan | None = None
+        self.run: RotationRun | None = None
+
+    @property
+    def acting(self) -> bool:
+        return self.refusal is None and self.plan is not None
+
+    def after(self, retire_by_deleting: bool, now: datetime.datetime) -> list[Record]:
+        """The user's certificates after the rotation: as planned, or as carried out once it ran."""
+        plan, run = self.plan, self.run
+        if plan is None or plan.blocked is not None or self.new is None:
+            return self.records
+        if run is None:
+            new_record = plan.uploaded
+            if plan.upload:
+                new_record = predicted_record(self.user_name, self.new, now)
+            elif not plan.rotated and (plan.uploaded or {}).get("status") != "Active":
+                new_record = None
+            return records_after(self.records, plan.make_room, new_record, plan.retire, retire_by_deleting)
+        new_record = None
+        if run.activated:
+            new_record = {**predicted_record(self.user_name, self.new, now), **(plan.uploaded or {})}
+            new_record["certificate_id"] = run.new_certificate_id
+        elif (plan.uploaded or {}).get("status") == "Active":
+            new_record = plan.uploaded
+        after = records_after(self.records, run.deleted, new_record, run.retired, retire_by_deleting)
+        restored = [
+            {**rec, "certificate_id": run.restored[rec["certificate_id"]]}
+            for rec in self.records
+            if rec["certificate_id"] in run.restored
+        ]
+        return after + restored
+
+    def result(self) -> dict[str, Any]:
+        """This user's entry in the module's results: predicted until it ran, then what was done."""
+        plan, run = self.plan, self.run
+        entry: dict[str, Any] = {
+            "user_name": self.user_name,
+            "rotated": False,
+            "reason": plan.reason if plan else "",
+            "new_certificate_id": (plan.uploaded or {}).get("certificate_id") if plan else None,
+            "new_fingerprint_sha256": self.new.fingerprint_sha256 if self.new else None,
+            "retired": [],
+            "deleted_to_make_room": [],
+            "changed": False,
+            "failed": self.refusal is not None,
+            "msg": self.refusal.message if self.refusal else "",
+            "error_code": self.refusal.error_code if self.refusal else None,
+        }
+        if plan is None or plan.blocked is not None:
+            return entry
+        if run is None:
+            entry.update(
+                rotated=plan.rotated,
+                retired=list(plan.retire),
+                deleted_to_make_room=list(plan.make_room),
+                changed=bool(plan.rotated or plan.retire or plan.make_room),
+            )
+        else:
+            entry.update(
+                rotated=run.activated,
+                new_certificate_id=run.new_certificate_id,
+                retired=run.retired,
+                deleted_to_make_room=run.deleted,
+                changed=run.changed,
+            )
+        return entry
+
+
+def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
+    """One Rotation per entry; an entry that breaks a rule is refused alone, before any call."""
+    rotations = []
+    for entry in users:
+        user_name, new, refusal = entry["user_name"], None, None
+        try:
+            new = load_certificate(entry["new_certificate"])
+        except CertificateError as exc:
+            refusal = Refusal(f"new_certificate of {user_name!r} {exc}", INVALID_CERTIFICATE_BODY)
+        problem = invalid_user_name(user_name)
+        if problem:
+            refusal = Refusal(problem, INVALID_PARAMETERS)
+        rotations.append(Rotation(user_name, new, refusal))
+
+    names = [rotation.user_name for rotation in rotations]
+    holders: dict[str, list[str]] = {}
+    for rotation in rotations:
+        if rotation.new is not None:
+            holders.setdefault(rotation.new.fingerprint_sha256, []).append(rotation.user_name)
+    for rotation in rotations:
+        if rotation.refusal is not None:
+            continue
+        sharing = holders[rotation.new.fingerprint_sha256] if rotation.new is not None else []
+        if names.count(rotation.user_name) > 1:
+            message = f"user {rotation.user_name!r} appears more than once in users"
+            rotation.refusal = Refusal(message, INVALID_PARAMETERS)
+        elif len(sharing) > 1:
+            rotation.refusal = Refusal(
+                f"the same new certificate is given to several users ({', '.join(sharing)}); "
+                "IAM allows a certificate on only one user of an account",
+                INVALID_PARAMETERS,
+            )
+    return rotations
+
+
+class Rotator:
+    """Reads, plans and rotates users; the account-wide owner lookup is made at most once per run."""
+
+    def __init__(
+        self, api: SigningCertificates, settings: RotationSettings, check_mode: bool, now: datetime.datetime
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.check_mode = check_mode
+        self.now = now
+        self._owners: dict[str, str] | None = None
+
+    def plan(self, rotation: Rotation, owner_elsewhere: str | None = None) -> None:
+        assert rotation.new is not None
+        rotation.plan = rotation_plan(
+            rotation.records,
+            rotation.new,
+            self.settings.threshold_days,
+            self.now,
+            self.settings.force,
+            owner_elsewhere,
+        )
+        if rotation.plan.blocked is not None:
+            rotation.refusal = rotation.plan.blocked
+
+    def read_and_plan(self, rotation: Rotation) -> None:
+        try:
+            rotation.records = [record(raw, self.now) for raw in self.api.list(rotation.user_name)]
+        except IamError as error:
+            rotation.refusal = (
+                no_such_user(rotation.user_name)
+                if error.code == NO_SUCH_ENTITY
+                else Refusal(error.message, error.code or "Failed")
+            )
+            return
+        self.plan(rotation)
+
+    def owner_elsewhere(self, rotation: Rotation) -> str | None:
+        """The other user of the account that holds the rotation's new certificate, if any."""
+        assert rotation.new is not None
+        if self._owners is None:
+            listed = self.api.list_for_users(self.api.list_user_names(), self.settings.max_concurrency)
+            self._owners = {}
+            for rec in (record(raw, self.now) for raw in listed):
+                if rec["fingerprint_sha256"]:
+                    self._owners[rec["fingerprint_sha256"]] = rec["user_name"]
+        owner = self._owners.get(rotation.new.fingerprint_sha256)
+        return owner if owner != rotation.user_name else None
+
+    def execute(self, rotation: Rotation) -> None:
+        assert rotation.plan is not None and rotation.new is not None
+        run = execute_rotation(
+            self.api,
+            rotation.user_name,
+            rotation.plan,
+            rotation.new,
+            rotation.records,
+            self.settings.retire_by_deleting,
+            self.settings.verify_retries,
+            self.settings.verify_delay,
+        )
+        rotation.run = run
+        if run.error is None:
+            return
+        done = []
+        if run.restored:
+            restored = ", ".join(f"{old} as {new}" for old, new in run.restored.items())
+            done.append(f"deleted to make room and then uploaded again: {restored}")
+        if run.lost:
+            done.append(f"deleted {', '.join(run.lost)} to make room (could not be uploaded again)")
+        if run.activated:
+            done.append(f"made the new certificate {run.new_certificate_id} active")
+        if run.retired:
+            done.append(f"retired {', '.join(run.retired)}")
+        already = f" (already done: {'; '.join(done)})" if done else ""
+        rotation.refusal = Refusal(
+            f"could not {run.failed_step}{already}: {run.error.message}", run.error.code or "Failed"
+        )
+
+    def _look_up_owners(self, rotations: list[Rotation]) -> None:
+        try:
+            for rotation in rotations:
+                self.plan(rotation, self.owner_elsewhere(rotation))
+        except IamError as error:
+            for rotation in rotations:
+                rotation.refusal = Refusal(
+                    "could not find out whether another user holds the new certificate, which must be known "
+                    f"before deleting to make room: {error.message}",
+                    error.code or "Failed",
+                )
+
+    def rotate_all(self, rotations: list[Rotation]) -> None:
+        pending = [r for r in rotations if r.refusal is None]
+        with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
+            list(pool.map(self.read_and_plan, pending))
+            planned = [r for r in pending if r.acting]
+            # Whole or nothing: who else holds the new certificate is known before any delete that makes room
+            # (and, in check mode, before any upload, so that the preview fails where the real run would).
+            self._look_up_owners([r for r in planned if r.plan.needs_owner or (self.check_mode and r.plan.upload)])
+            if self.check_mode:
+                return
+            list(pool.map(self.execute, [r for r in planned if r.refusal is None]))
+        # An upload IAM refused as a duplicate: name the user that holds the certificate, as check mode does.
+        for rotation in planned:
+            run = rotation.run
+            if run and run.error and run.error.code == DUPLICATE_CERTIFICATE and not run.changed:
+                refusal = rotation.refusal
+                self._look_up_owners([rotation])
+                if rotation.plan is not None and rotation.plan.blocked is None:
+                    rotation.refusal = refusal  # nobody else holds it: keep IAM's own answer
+
+    def diff(self, rotations: list[Rotation]) -> dict[str, Any]:
+        """Diff mode: the certificates of each user the rotation changes (or would change), before and after."""
+        before, after = {}, {}
+        for rotation in rotations:
+            was = diff_view(rotation.records)
+            will = diff_view(rotation.after(self.settings.retire_by_deleting, self.now))
+            if was != will:
+                before[rotation.user_name], after[rotation.user_name] = was, will
+        return {"before": {"users": before}, "after": {"users": after}}
