@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, try_parse_certificate
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
@@ -46,6 +47,19 @@ class Execution:
     uploaded: Record | None = None
     error: IamError | None = None
     raced: bool = False
+
+    def failure(self) -> dict[str, Any]:
+        """What the task returns when a write failed: the message says what had been done before."""
+        assert self.error is not None
+        if self.uploaded is None:
+            return {"msg": self.error.message, "error_code": self.error.code, "changed": self.changed}
+        return {
+            "msg": f"The certificate was uploaded as {self.uploaded['certificate_id']} ({self.uploaded['status']}), "
+            f"but then: {self.error.message}. Run the task again to finish",
+            "error_code": self.error.code,
+            "changed": True,
+            "certificate": self.uploaded,
+        }
 
 
 def execute(

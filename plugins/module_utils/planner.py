@@ -152,6 +152,15 @@ def plan_certificate(records: list[Record] | None, request: Request, now: dateti
     return Plan(before, after, target, tuple(actions))
 
 
+def plan_after_race(first: Plan, replanned: Plan, refused: Refusal) -> Plan:
+    """The plan once an upload was refused as a possible race (DuplicateCertificate, LimitExceeded) and the user
+    read again: the fresh plan, shown against the first read; refused as IAM refused it when the fresh plan
+    still uploads (no race: another user of the account holds the certificate)."""
+    if replanned.refusal is None and any(action.kind == UPLOAD for action in replanned.actions):
+        return replace(replanned, actions=(), refusal=refused)
+    return replace(replanned, before=first.before)
+
+
 def with_upload(plan: Plan, uploaded: Record) -> Plan:
     """The plan as carried out: the predicted upload replaced by IAM's answer (its ID and upload date)."""
     if plan.target is None or plan.target["certificate_id"] is not None:

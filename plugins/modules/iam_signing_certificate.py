@@ -196,7 +196,6 @@ error_code:
   sample: LimitExceeded
 """
 
-from dataclasses import replace
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
@@ -209,9 +208,8 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, S
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
 from ansible_collections.certops.aws.plugins.module_utils.planner import (
     STATES,
-    UPLOAD,
-    Plan,
     Request,
+    plan_after_race,
     plan_certificate,
     with_upload,
 )
@@ -219,6 +217,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     INVALID_CERTIFICATE_BODY,
     NO_SUCH_ENTITY,
     Record,
+    Refusal,
     diff_view,
     record,
 )
@@ -246,35 +245,6 @@ def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now
         module.fail_iam(error)
 
 
-def carry_out(module: AwsModule, api: SigningCertificates, request: Request, plan: Plan, now) -> tuple[Plan, bool]:
-    """Execute the plan; (the plan as carried out, whether this task changed anything)."""
-    body = request.certificate.pem if request.certificate else None
-    run = execute(api, request.user_name, plan, body, now)
-    if run.raced:
-        # Another writer changed the user between the read and the upload: read again and decide again.
-        replanned = plan_certificate(read(module, api, request.user_name, now), request, now)
-        if replanned.refusal is not None:
-            module.fail_refusal(replanned.refusal)
-        if any(action.kind == UPLOAD for action in replanned.actions):
-            module.fail_iam(run.error)  # not a race: IAM refuses this upload (another user holds the certificate)
-        again = execute(api, request.user_name, replanned, body, now)
-        if again.error is not None:
-            module.fail_iam(again.error, changed=again.changed or run.error.resent)
-        # The certificate is there now: this task's upload took effect if it was sent more than once.
-        return replace(replanned, before=plan.before), again.changed or run.error.resent
-    if run.error is not None:
-        if run.uploaded is not None:
-            module.fail_json(
-                msg=f"The certificate was uploaded as {run.uploaded['certificate_id']} ({run.uploaded['status']}), "
-                f"but then: {run.error.message}. Run the task again to finish",
-                error_code=run.error.code,
-                changed=True,
-                certificate=run.uploaded,
-            )
-        module.fail_iam(run.error, changed=run.changed)
-    return (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
-
-
 def main() -> None:
     module = AwsModule(
         argument_spec={
@@ -295,7 +265,21 @@ def main() -> None:
         module.fail_refusal(plan.refusal)
     changed = plan.changed
     if not module.check_mode:
-        plan, changed = carry_out(module, api, request, plan, now)
+        body = request.certificate.pem if request.certificate else None
+        run = execute(api, request.user_name, plan, body, now)
+        if run.raced:
+            # Another writer changed the user between the read and the upload: read again and plan again.
+            raced = run.error
+            replanned = plan_certificate(read(module, api, request.user_name, now), request, now)
+            plan = plan_after_race(plan, replanned, Refusal(raced.message, raced.code))
+            if plan.refusal is not None:
+                module.fail_refusal(plan.refusal)
+            run = execute(api, request.user_name, plan, body, now)
+            # The certificate is there now: this task's own upload took effect if it was sent more than once.
+            run.changed = run.changed or raced.resent
+        if run.error is not None:
+            module.fail_json(**run.failure())
+        plan, changed = (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
     result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
     if module._diff:

@@ -47,7 +47,7 @@ options:
   expiring_within_days:
     description:
       - Only certificates that expire within this many days from now, already expired ones included, that is
-        whose RV(certificates.not_after) is at most now plus this many days, exactly.
+        whose RV(certificates[].not_after) is at most now plus this many days, exactly.
       - V(0) keeps the certificates that have expired. A certificate whose body IAM returned unparseable
         never matches.
     type: int
@@ -147,7 +147,7 @@ certificates:
       sample: "2027-01-01T00:00:00Z"
     days_to_expiry:
       description:
-        - Whole days from now until RV(certificates.not_after), rounded down - V(0) during the last 24 hours of
+        - Whole days from now until RV(certificates[].not_after), rounded down - V(0) during the last 24 hours of
           validity, V(-1) during the first 24 hours after expiry.
       type: int
       sample: 36
