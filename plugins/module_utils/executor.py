@@ -50,13 +50,13 @@ class Execution:
 
     def failure(self) -> dict[str, Any]:
         """What the task returns when a write failed: the message says what had been done before."""
-        assert self.error is not None
+        error = self.error or IamError("Could not carry out the plan", "Failed")
         if self.uploaded is None:
-            return {"msg": self.error.message, "error_code": self.error.code, "changed": self.changed}
+            return {"msg": error.message, "error_code": error.code, "changed": self.changed}
         return {
             "msg": f"The certificate was uploaded as {self.uploaded['certificate_id']} ({self.uploaded['status']}), "
-            f"but then: {self.error.message}. Run the task again to finish",
-            "error_code": self.error.code,
+            f"but then: {error.message}. Run the task again to finish",
+            "error_code": error.code,
             "changed": True,
             "certificate": self.uploaded,
         }

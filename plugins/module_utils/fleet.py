@@ -174,7 +174,8 @@ class Rotator:
         self._owners: dict[str, str] | None = None
 
     def plan(self, rotation: Rotation, owner_elsewhere: str | None = None) -> None:
-        assert rotation.new is not None
+        if rotation.new is None:  # refused when parsed
+            return
         rotation.plan = rotation_plan(
             rotation.records,
             rotation.new,
@@ -200,7 +201,8 @@ class Rotator:
 
     def owner_elsewhere(self, rotation: Rotation) -> str | None:
         """The other user of the account that holds the rotation's new certificate, if any."""
-        assert rotation.new is not None
+        if rotation.new is None:
+            return None
         if self._owners is None:
             listed = self.api.list_for_users(self.api.list_user_names(), self.settings.max_concurrency)
             self._owners = {}
@@ -211,7 +213,8 @@ class Rotator:
         return owner if owner != rotation.user_name else None
 
     def execute(self, rotation: Rotation) -> None:
-        assert rotation.plan is not None and rotation.new is not None
+        if rotation.plan is None or rotation.new is None:
+            return
         run = execute_rotation(
             self.api,
             rotation.user_name,

@@ -68,17 +68,17 @@ class Plan:
         return bool(self.actions)
 
 
-def _mismatch(request: Request, by_identifier: Record | None, by_body: Record | None) -> Refusal:
-    assert request.certificate is not None
+def _mismatch(
+    request: Request, certificate: Certificate, by_identifier: Record | None, by_body: Record | None
+) -> Refusal:
     start = f"certificate_id {request.certificate_id} and certificate_body name different certificates: "
-    if by_body is None:
-        assert by_identifier is not None
+    if by_body is None and by_identifier is not None:
         detail = (
             f"{request.certificate_id} has fingerprint {by_identifier['fingerprint_sha256']}, "
-            f"the body has {request.certificate.fingerprint_sha256}"
+            f"the body has {certificate.fingerprint_sha256}"
         )
     else:
-        detail = f"{who(request.user_name)} has that body as {by_body['certificate_id']}"
+        detail = f"{who(request.user_name)} has that body as {(by_body or {}).get('certificate_id')}"
     return Refusal(start + detail, CERTIFICATE_MISMATCH)
 
 
@@ -91,12 +91,12 @@ def find_target(records: list[Record], request: Request) -> Record | Refusal | N
     by_body = by_fingerprint(records, request.certificate.fingerprint_sha256)
     if request.certificate_id is None or by_identifier is by_body:
         return by_body
-    return _mismatch(request, by_identifier, by_body)
+    return _mismatch(request, request.certificate, by_identifier, by_body)
 
 
 def _upload_refusal(records: list[Record], request: Request, now: datetime.datetime) -> Refusal | None:
     """Why the certificate the request names cannot be uploaded; None when it can."""
-    if request.certificate_id is not None:
+    if request.certificate_id is not None or request.certificate is None:
         remedy = "IAM chooses the ID of an upload: give certificate_body without certificate_id to upload it"
         if request.certificate is None:
             remedy = "give certificate_body to upload a certificate"
@@ -104,7 +104,6 @@ def _upload_refusal(records: list[Record], request: Request, now: datetime.datet
             f"{who(request.user_name)} has no signing certificate with ID {request.certificate_id}; {remedy}",
             NO_SUCH_ENTITY,
         )
-    assert request.certificate is not None
     refusal = validity_refusal("certificate_body", request.certificate, now)
     if refusal is None and slots_missing(records):
         refusal = quota_refusal(request.user_name, records)
@@ -136,9 +135,8 @@ def plan_certificate(records: list[Record] | None, request: Request, now: dateti
     target = found
     if target is None:
         refusal = _upload_refusal(before, request, now)
-        if refusal is not None:
+        if refusal is not None or request.certificate is None:
             return Plan(before, refusal=refusal)
-        assert request.certificate is not None
         target = predicted_record(request.user_name, request.certificate, now)
         after.append(target)
         actions.append(Action(UPLOAD))
