@@ -339,3 +339,81 @@ def test_private_key_as_new_certificate_is_refused_and_never_shown(
         if not line.startswith("-----"):
             assert line not in run.output
     assert statuses(iam) == {old: "Active"}
+
+
+RESULT_KEYS = {
+    "user_name",
+    "rotated",
+    "reason",
+    "new_certificate_id",
+    "new_fingerprint_sha256",
+    "retired",
+    "deleted_to_make_room",
+    "changed",
+    "failed",
+    "msg",
+    "error_code",
+}
+
+
+def published(run: PlaybookRun) -> list[dict]:
+    """The fact signing_certificate_rotation_results, as the role published it."""
+    return run.result("Publish the outcome")["ansible_facts"]["signing_certificate_rotation_results"]
+
+
+def test_a_list_with_a_blocked_user_in_the_middle(ansible, moto_endpoint, iam, pem_file):
+    """Every user is attempted, the blocked one fails alone, and the play fails at the end naming it."""
+    old, rotations = {}, []
+    for name in ("first", "blocked", "last"):
+        iam.create_user(UserName=name)
+        old[name] = upload(iam, pem_file(f"{name}-old", days=3)[1], user_name=name)
+        path, _pem = pem_file(f"{name}-new")
+        rotations.append({"user": name, "certificate_file": str(path)})
+    second_active = upload(iam, pem_file("blocked-second", days=4)[1], user_name="blocked")
+
+    run = rotate(ansible, moto_endpoint, rotations)
+    assert run.rc == 2, run.output
+    assert "1 of 3 users could not be rotated: blocked: cannot rotate: the user already has 2 active" in run.stdout
+    results = published(run)
+    assert [entry["user_name"] for entry in results] == ["first", "blocked", "last"]
+    assert all(set(entry) == RESULT_KEYS for entry in results)
+    first, blocked, last = results
+    assert first["rotated"] and last["rotated"] and not blocked["rotated"]
+    assert blocked["failed"] and blocked["error_code"] == "LimitExceeded" and not first["failed"]
+    for name, entry in (("first", first), ("last", last)):
+        assert entry["retired"] == [old[name]]
+        assert statuses(iam, name) == {old[name]: "Inactive", entry["new_certificate_id"]: "Active"}
+        assert f"{name}: rotated to {entry['new_certificate_id']}" in run.stdout
+    assert statuses(iam, "blocked") == {old["blocked"]: "Active", second_active: "Active"}
+    assert "blocked: FAILED: cannot rotate" in run.stdout
+
+    again = rotate(ansible, moto_endpoint, rotations)
+    assert again.rc == 2 and recap(again)["changed"] == 0, again.output
+    assert [entry["rotated"] for entry in published(again)] == [False, False, False]
+
+
+def test_relative_certificate_paths_are_taken_from_the_working_directory(ansible, moto_endpoint, iam, user, pem_file):
+    old = upload(iam, pem_file("old", days=5)[1])
+    certs = ansible.workdir / "certs"
+    certs.mkdir()
+    path, pem = pem_file("relative-new")
+    (certs / "alice-2027.pem").write_text(pem)
+    path.unlink()
+    run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": "certs/alice-2027.pem"}])
+    assert run.rc == 0, run.output
+    assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, fingerprint(pem)): "Active"}
+
+
+def test_a_missing_certificate_file_stops_the_play_before_anything_is_written(
+    ansible, moto_endpoint, iam, user, pem_file
+):
+    old = upload(iam, pem_file("old", days=5)[1])
+    path, _pem = pem_file("present")
+    run = rotate(
+        ansible,
+        moto_endpoint,
+        [{"user": USER, "certificate_file": str(path)}, {"user": "bob", "certificate_file": "certs/nowhere.pem"}],
+    )
+    assert run.rc == 2, run.output
+    assert f"certificate files not found: {ansible.workdir}/certs/nowhere.pem" in run.stdout
+    assert statuses(iam) == {old: "Active"}
