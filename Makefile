@@ -6,15 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
+# Where community.crypto is extracted for tests, lint and docs (ansible_collections/ below it).
+COLLECTIONS := $(VENV)/collections
 
 .PHONY: venv test unit e2e demo lint format sanity docs docs-check benchmark clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt requirements-collections.txt tests/dependencies.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or later is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	# The collections galaxy.yml depends on (community.crypto), offline: see requirements-collections.txt.
+	$(BIN)/python -m tests.dependencies $(COLLECTIONS)
 	@touch $@
 
 $(LINT_STAMP): $(STAMP) requirements-lint.txt
@@ -38,7 +42,9 @@ demo: $(STAMP)
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks docs/examples tests/integration/targets
+	# ansible-lint installs galaxy.yml's dependencies unless they are found: community.crypto is, offline.
+	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
+	  $(BIN)/ansible-lint roles docs/playbooks docs/examples tests/integration/targets
 
 # ansible-test sanity and units on a copy of the checkout in a real ansible_collections tree; works offline.
 sanity: $(LINT_STAMP)
@@ -50,7 +56,8 @@ docs: $(LINT_STAMP)
 	$(BIN)/python tests/sanity/build_docs.py
 
 docs-check: $(LINT_STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
+	  $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/python tests/sanity/build_docs.py --check
 
 # Figures for docs/performance.md (about 13 minutes on 2 cores). A measurement, not a test.
