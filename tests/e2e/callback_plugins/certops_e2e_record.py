@@ -37,6 +37,7 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         entry = {
+            "host": (getattr(result, "host", None) or result._host).get_name(),
             "task": result.task_name,
             "action": result.task.action,
             "status": status,

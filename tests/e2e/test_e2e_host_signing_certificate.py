@@ -1,0 +1,487 @@
+"""The role certops.aws.host_signing_certificate end to end, through docs/examples/host_signing_certificates.yml.
+
+Several hosts in one inventory, each with the local connection, a directory of its own under tmp_path and an IAM
+user of its own on the moto server. Pairs are set up with cryptography (keys made here, so the tests know their
+private halves), IAM with plain boto3, and the outcome is read back the same way: the files on each "host" and the
+user's certificates on the server.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from tests.e2e.helpers import REPO, Ansible, PlaybookRun, fingerprint, server_certificates, upload
+from tests.proxy import LoopbackProxy, aws_error
+
+pytestmark = pytest.mark.e2e
+
+PLAYBOOK = REPO / "docs" / "examples" / "host_signing_certificates.yml"
+RESULT = "host_signing_certificate_result"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pairs made here, so the tests know every private key that may be on a host.
+
+
+@dataclass(frozen=True)
+class Pair:
+    key: str
+    cert: str
+
+    @property
+    def private_lines(self) -> list[str]:
+        """Lines of the key's private half: the last base64 lines of the PEM (its first lines encode the public
+        modulus, which a certificate or CSR shows legitimately)."""
+        lines = [line for line in self.key.splitlines() if line and not line.startswith("-----")]
+        return lines[-8:]
+
+
+def make_pair(common_name: str, days: float, starts_in_days: float = -1) -> Pair:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=starts_in_days))
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return Pair(key_pem, cert.public_bytes(serialization.Encoding.PEM).decode())
+
+
+def write_pair(directory: Path, pair: Pair, key_mode: int = 0o600) -> None:
+    """A pair as a person would place it by hand: two plain files."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "signing.key").write_text(pair.key)
+    os.chmod(directory / "signing.key", key_mode)
+    (directory / "signing.pem").write_text(pair.cert)
+
+
+def snapshot(directory: Path) -> dict[str, Any]:
+    """Everything under a directory: type, mode and content digest of files, targets of links."""
+    if not directory.exists():
+        return {}
+    seen: dict[str, Any] = {}
+    for path in sorted(directory.rglob("*")):
+        relative = str(path.relative_to(directory))
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            seen[relative] = ("link", os.readlink(path))
+        elif stat.S_ISDIR(info.st_mode):
+            seen[relative] = ("dir", stat.S_IMODE(info.st_mode))
+        else:
+            seen[relative] = ("file", stat.S_IMODE(info.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+    return seen
+
+
+def host_pair(directory: Path) -> Pair:
+    """The pair the consumer reads at the stable paths; asserts that the key belongs to the certificate."""
+    key_pem = (directory / "signing.key").read_text()
+    cert_pem = (directory / "signing.pem").read_text()
+    key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    assert key.public_key().public_numbers() == cert.public_key().public_numbers(), "key and certificate differ"
+    return Pair(key_pem, cert_pem)
+
+
+def key_mode(directory: Path) -> int:
+    return stat.S_IMODE((directory / "signing.key").stat().st_mode)
+
+
+def statuses(iam, user_name: str) -> dict[str, str]:
+    return {cid: cert["status"] for cid, cert in server_certificates(iam, user_name).items()}
+
+
+def id_of(iam, user_name: str, pem: str) -> str:
+    (found,) = [cid for cid, c in server_certificates(iam, user_name).items() if c["fingerprint"] == fingerprint(pem)]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running the example playbook against an inventory of local hosts.
+
+
+class Fleet:
+    """Hosts host-a, host-b, ... with the local connection, a directory and an IAM user each."""
+
+    def __init__(self, ansible: Ansible, iam, endpoint: str, root: Path) -> None:
+        self.ansible, self.iam, self.endpoint, self.root = ansible, iam, endpoint, root
+        self.hosts: dict[str, dict[str, Any]] = {}
+
+    def add(self, name: str, directory: str | None = None, create_user: bool = True, **variables: Any) -> Path:
+        path = self.root / name / (directory or "signing")
+        user = variables.pop("user_name", f"user-{name}")
+        if create_user:
+            self.iam.create_user(UserName=user)
+        self.hosts[name] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": sys.executable,
+            "host_signing_certificate_user_name": user,
+            "host_signing_certificate_dir": str(path),
+            **{f"host_signing_certificate_{key}": value for key, value in variables.items()},
+        }
+        return path
+
+    def dir(self, name: str) -> Path:
+        return Path(self.hosts[name]["host_signing_certificate_dir"])
+
+    def user(self, name: str) -> str:
+        return self.hosts[name]["host_signing_certificate_user_name"]
+
+    def run(
+        self, *, check: bool = False, verbosity: int = 0, endpoint: str | None = None, forks: int = 4, **extra: Any
+    ) -> PlaybookRun:
+        inventory = self.root / "inventory.json"
+        inventory.write_text(json.dumps({"signing_hosts": {"hosts": self.hosts}}))
+        return self.ansible.playbook(
+            PLAYBOOK,
+            {"iam_endpoint_url": endpoint or self.endpoint, **extra},
+            check=check,
+            verbosity=verbosity,
+            options=("-i", str(inventory), "--forks", str(forks)),
+        )
+
+
+@pytest.fixture
+def fleet(ansible, iam, moto_endpoint, tmp_path) -> Fleet:
+    return Fleet(ansible, iam, moto_endpoint, tmp_path / "hosts")
+
+
+def recap(run: PlaybookRun) -> dict[str, dict[str, int]]:
+    found = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", run.stdout, re.M):
+        found[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+    assert found, run.output
+    return found
+
+
+def results(run: PlaybookRun) -> dict[str, dict[str, Any]]:
+    """Per host, the last host_signing_certificate_result the role published."""
+    found: dict[str, dict[str, Any]] = {}
+    for entry in run.tasks:
+        facts = entry["result"].get("ansible_facts") or {}
+        if RESULT in facts:
+            found[entry["host"]] = facts[RESULT]
+    return found
+
+
+def outcome(entry: dict[str, Any]) -> dict[str, Any]:
+    """What check mode must predict exactly: the action, and what is deleted and retired."""
+    return {key: entry[key] for key in ("action", "deleted_to_make_room", "retired", "failed")}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_first_time_due_not_due_and_blocked_hosts_in_one_run(fleet, iam):
+    # host-a: no pair yet, the user has no certificate; its directory has an odd name.
+    a = fleet.add("host-a", directory="odd dir 'quoted' $(touch x) ü;*")
+    # host-b: a pair made by hand whose certificate expires in 5 days.
+    b = fleet.add("host-b")
+    b_old = make_pair("b-old", days=5)
+    write_pair(b, b_old)
+    b_old_id = upload(iam, b_old.cert, user_name=fleet.user("host-b"))
+    # host-c: a pair far from expiry.
+    c = fleet.add("host-c")
+    c_pair = make_pair("c", days=300)
+    write_pair(c, c_pair)
+    c_id = upload(iam, c_pair.cert, user_name=fleet.user("host-c"))
+    # host-d: no pair, and the user's quota is full of active certificates: blocked.
+    d = fleet.add("host-d")
+    d_ids = [upload(iam, make_pair(f"d{i}", days=200).cert, user_name=fleet.user("host-d")) for i in (1, 2)]
+
+    before = {name: snapshot(fleet.dir(name)) for name in fleet.hosts}
+    iam_before = {name: statuses(iam, fleet.user(name)) for name in fleet.hosts}
+
+    preview = fleet.run(check=True)
+    assert preview.rc == 2, preview.output
+    assert {name: snapshot(fleet.dir(name)) for name in fleet.hosts} == before, "check mode wrote on a host"
+    assert {name: statuses(iam, fleet.user(name)) for name in fleet.hosts} == iam_before, "check mode wrote to IAM"
+    predicted = results(preview)
+    assert {name: entry["action"] for name, entry in predicted.items()} == {
+        "host-a": "provision",
+        "host-b": "rotate",
+        "host-c": "none",
+        "host-d": "blocked",
+    }
+    assert recap(preview)["host-a"]["changed"] == 1 and recap(preview)["host-c"]["changed"] == 0
+    assert "cannot rotate: the user already has 2 active signing certificates" in predicted["host-d"]["reason"]
+
+    real = fleet.run(verbosity=3)
+    assert real.rc == 2, real.output
+    done = results(real)
+    for name in ("host-a", "host-b", "host-c", "host-d"):
+        assert outcome(done[name]) == outcome(predicted[name]), name
+
+    # host-a: provisioned; the key is 0600 and its certificate the user's only, active one.
+    a_pair = host_pair(a)
+    assert key_mode(a) == 0o600
+    assert statuses(iam, fleet.user("host-a")) == {id_of(iam, fleet.user("host-a"), a_pair.cert): "Active"}
+    assert x509.load_pem_x509_certificate(a_pair.cert.encode()).subject.rfc4514_string() == "CN=user-host-a"
+    assert done["host-a"]["new_certificate_id"] == id_of(iam, fleet.user("host-a"), a_pair.cert)
+
+    # host-b: rotated; the old certificate is retired and the old key is gone from the host.
+    b_pair = host_pair(b)
+    assert b_pair.key != b_old.key and key_mode(b) == 0o600
+    b_new_id = id_of(iam, fleet.user("host-b"), b_pair.cert)
+    assert statuses(iam, fleet.user("host-b")) == {b_old_id: "Inactive", b_new_id: "Active"}
+    assert done["host-b"]["retired"] == [b_old_id]
+    assert all(b_old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
+    assert sorted(os.listdir(b)) == ["current", "pairs", "signing.key", "signing.pem"]
+
+    # host-c: left alone; host-d: failed alone, nothing written.
+    assert snapshot(c) == before["host-c"] and statuses(iam, fleet.user("host-c")) == {c_id: "Active"}
+    assert snapshot(d) == {} and not d.exists()
+    assert statuses(iam, fleet.user("host-d")) == {d_ids[0]: "Active", d_ids[1]: "Active"}
+    assert recap(real)["host-d"]["failed"] == 1
+    assert all(recap(real)[name]["failed"] == 0 for name in ("host-a", "host-b", "host-c"))
+
+    # No private key at -vvv: neither the keys the role made nor those it found.
+    for pair in (a_pair, b_pair, b_old, c_pair):
+        for line in pair.private_lines:
+            assert line not in real.output and line not in json.dumps(real.tasks)
+
+    again = fleet.run()
+    assert again.rc == 2, again.output
+    assert all(recap(again)[name]["changed"] == 0 for name in fleet.hosts), again.stdout
+    assert host_pair(a) == a_pair and host_pair(b) == b_pair
+
+
+def test_hosts_whose_pair_is_not_the_one_iam_trusts_get_a_new_pair(fleet, iam):
+    # host-a: no pair, but the user has an active certificate far from expiry (its key is elsewhere): provisioned,
+    # and that certificate stays active.
+    fleet.add("host-a")
+    foreign = upload(iam, make_pair("a-elsewhere", days=300).cert, user_name=fleet.user("host-a"))
+    # host-b: a pair whose certificate is not in IAM at all (deleted there): a new pair; the old one goes.
+    b = fleet.add("host-b")
+    b_old = make_pair("b-unknown", days=300)
+    write_pair(b, b_old)
+    # host-c: a pair whose certificate was deactivated in IAM: never reactivated, replaced by a new pair.
+    c = fleet.add("host-c")
+    c_old = make_pair("c-deactivated", days=300)
+    write_pair(c, c_old)
+    c_old_id = upload(iam, c_old.cert, user_name=fleet.user("host-c"), status="Inactive")
+
+    run = fleet.run()
+    assert run.rc == 0, run.output
+    done = results(run)
+    assert {name: entry["action"] for name, entry in done.items()} == {
+        "host-a": "provision",
+        "host-b": "rotate",
+        "host-c": "rotate",
+    }
+    a_pair = host_pair(fleet.dir("host-a"))
+    assert statuses(iam, fleet.user("host-a")) == {
+        foreign: "Active",
+        id_of(iam, fleet.user("host-a"), a_pair.cert): "Active",
+    }
+    for name, old in (("host-b", b_old), ("host-c", c_old)):
+        directory = fleet.dir(name)
+        new = host_pair(directory)
+        assert new.key != old.key
+        assert all(old.key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
+        assert not (directory / "previous").exists()
+    assert statuses(iam, fleet.user("host-b")) == {id_of(iam, fleet.user("host-b"), host_pair(b).cert): "Active"}
+    assert statuses(iam, fleet.user("host-c")) == {
+        c_old_id: "Inactive",
+        id_of(iam, fleet.user("host-c"), host_pair(c).cert): "Active",
+    }
+
+    again = fleet.run()
+    assert again.rc == 0 and all(counts["changed"] == 0 for counts in recap(again).values()), again.stdout
+
+
+def test_a_host_whose_pair_cannot_be_used_fails_alone_and_untouched(fleet, iam):
+    fine = fleet.add("host-a")
+    problems = {}
+    # The key is not the certificate's key.
+    b = fleet.add("host-b")
+    mismatched = make_pair("b", days=5)
+    write_pair(b, Pair(make_pair("b-other", days=5).key, mismatched.cert))
+    upload(iam, mismatched.cert, user_name=fleet.user("host-b"))
+    problems["host-b"] = "signing.key is not the key of signing.pem"
+    # The key is corrupt.
+    c = fleet.add("host-c")
+    corrupt = make_pair("c", days=5)
+    write_pair(c, Pair(corrupt.key[:300] + "garbage\n-----END PRIVATE KEY-----\n", corrupt.cert))
+    upload(iam, corrupt.cert, user_name=fleet.user("host-c"))
+    problems["host-c"] = "signing.key is not a readable private key"
+    # A certificate without its key.
+    d = fleet.add("host-d")
+    lonely = make_pair("d", days=5)
+    d.mkdir(parents=True)
+    (d / "signing.pem").write_text(lonely.cert)
+    problems["host-d"] = "signing.pem exists but signing.key does not"
+    # The certificate file is not a certificate.
+    e = fleet.add("host-e")
+    e_pair = make_pair("e", days=5)
+    write_pair(e, Pair(e_pair.key, "not a certificate\n"))
+    problems["host-e"] = "signing.pem is not a readable PEM certificate"
+
+    before = {name: snapshot(fleet.dir(name)) for name in problems}
+    iam_before = {name: statuses(iam, fleet.user(name)) for name in problems}
+    for check in (True, False):
+        run = fleet.run(check=check, verbosity=3)
+        assert run.rc == 2, run.output
+        counts = recap(run)
+        assert counts["host-a"]["failed"] == 0 and all(counts[name]["failed"] == 1 for name in problems)
+        for name, problem in problems.items():
+            entry = results(run)[name]
+            assert entry["action"] == "blocked" and entry["error_code"] == "HostPairUnusable", entry
+            assert problem in entry["reason"], entry["reason"]
+        assert {name: snapshot(fleet.dir(name)) for name in problems} == before
+        assert {name: statuses(iam, fleet.user(name)) for name in problems} == iam_before
+        for pair in (mismatched, corrupt, lonely, e_pair):
+            for line in pair.private_lines[:-2]:
+                assert line not in run.output and line not in json.dumps(run.tasks)
+    assert len(statuses(iam, fleet.user("host-a"))) == 1 and host_pair(fine)
+
+
+def test_null_and_false_options_count_as_not_given_and_bad_options_stop_before_any_read(fleet, iam):
+    # Options given as null, false, "" or templated to null: the defaults apply.
+    a = fleet.add(
+        "host-a",
+        threshold_days=None,
+        force="{{ no_such_variable | default(none) }}",
+        old_certificate_action=False,
+        subject=None,
+        validity_days=False,
+        owner=False,
+        group="{{ none }}",
+        check_command="",
+        check_tasks=False,
+    )
+    # Options that break the rules: the host fails before any call or file access.
+    fleet.add("host-b", threshold_days=-1, key_size=1024, old_certificate_action="shred")
+    fleet.hosts["host-b"]["host_signing_certificate_dir"] = "relative/dir"
+    fleet.add("host-c", create_user=False, user_name=None)
+    # A key another user could read: made private again, nothing else changes.
+    d = fleet.add("host-d")
+    d_pair = make_pair("d", days=300)
+    write_pair(d, d_pair, key_mode=0o644)
+    d_id = upload(iam, d_pair.cert, user_name=fleet.user("host-d"))
+
+    preview = fleet.run(check=True)
+    assert preview.rc == 2, preview.output
+    assert key_mode(d) == 0o644 and recap(preview)["host-d"]["changed"] == 1
+
+    run = fleet.run()
+    assert run.rc == 2, run.output
+    assert results(run).get("host-a", {}).get("action") == "provision", run.stdout
+    a_cert = x509.load_pem_x509_certificate(host_pair(a).cert.encode())
+    assert a_cert.subject.rfc4514_string() == "CN=user-host-a"
+    assert 364 <= (a_cert.not_valid_after_utc - datetime.datetime.now(datetime.timezone.utc)).days <= 365
+    assert key_mode(a) == 0o600
+    assert "host_signing_certificate_dir must be a normalised absolute path" in run.stdout
+    assert "host_signing_certificate_threshold_days must be a whole number of days, 0 or more" in run.stdout
+    assert "host_signing_certificate_key_size must be a number of bits, 2048 or more" in run.stdout
+    assert "host_signing_certificate_old_certificate_action must be deactivate or delete" in run.stdout
+    assert "host_signing_certificate_user_name is required" in run.stdout
+    assert recap(run)["host-b"]["failed"] == 1 and recap(run)["host-c"]["failed"] == 1
+    assert not Path("relative").exists() and not (fleet.ansible.workdir / "relative").exists()
+    assert key_mode(d) == 0o600 and host_pair(d) == d_pair and statuses(iam, fleet.user("host-d")) == {d_id: "Active"}
+    assert recap(run)["host-d"]["changed"] == 1
+
+    again = fleet.run()
+    assert recap(again)["host-a"]["changed"] == 0 and recap(again)["host-d"]["changed"] == 0, again.stdout
+
+
+CHECK_SCRIPT = """
+import json, sys, boto3
+directory, endpoint, user, log, code = sys.argv[1:6]
+pem = open(directory + "/signing.pem").read()
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+listed = iam.list_signing_certificates(UserName=user)["Certificates"]
+with open(log, "a") as handle:
+    handle.write(json.dumps([pem, sorted(c["Status"] for c in listed)]) + "\\n")
+sys.exit(int(code))
+"""
+
+
+def test_consumer_check_runs_on_the_new_pair_before_retirement_and_a_failure_switches_back(fleet, iam, tmp_path):
+    b = fleet.add("host-b")
+    old = make_pair("b-old", days=5)
+    write_pair(b, old)
+    old_id = upload(iam, old.cert, user_name=fleet.user("host-b"))
+    script, log = tmp_path / "check.py", tmp_path / "check.log"
+    script.write_text(CHECK_SCRIPT)
+
+    def check(code: int) -> str:
+        return f"{sys.executable} {script} {b} {fleet.endpoint} {fleet.user('host-b')} {log} {code}"
+
+    fleet.hosts["host-b"]["host_signing_certificate_check_command"] = check(1)
+    failed = fleet.run()
+    assert failed.rc == 2, failed.output
+    assert "switched back to the previous pair" in failed.stdout
+    # The consumer saw the new pair while both certificates were active ...
+    ((seen_pem, seen_statuses),) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert seen_pem != old.cert and seen_statuses == ["Active", "Active"]
+    # ... and after the failed check, the host is back on its old pair, whose certificate is still active.
+    assert host_pair(b) == old
+    staged = host_pair(b / "next")
+    assert staged.cert == seen_pem
+    new_id = id_of(iam, fleet.user("host-b"), staged.cert)
+    assert statuses(iam, fleet.user("host-b")) == {old_id: "Active", new_id: "Active"}
+
+    fleet.hosts["host-b"]["host_signing_certificate_check_command"] = check(0)
+    resumed = fleet.run()
+    assert resumed.rc == 0, resumed.output
+    assert results(resumed)["host-b"]["action"] == "resume"
+    assert host_pair(b) == staged and statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
+    assert not (b / "next").exists() and not (b / "previous").exists()
+    assert all(old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
+
+
+def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate_then_a_rerun_carries_on(
+    fleet, iam, moto_endpoint
+):
+    b = fleet.add("host-b", verify_retries=1, verify_delay=0)
+    old = make_pair("b-old", days=5)
+    write_pair(b, old)
+    old_id = upload(iam, old.cert, user_name=fleet.user("host-b"))
+    uploads = []
+
+    def fail_after_upload(request):
+        if request.action == "UploadSigningCertificate":
+            uploads.append(request.number)
+        elif uploads and request.action == "ListSigningCertificates":
+            return aws_error("ServiceFailure", "injected failure after the upload", 500)
+        return None
+
+    with LoopbackProxy(moto_endpoint, fault=fail_after_upload) as proxy:
+        broken = fleet.run(endpoint=proxy.url)
+    assert broken.rc == 2 and len(uploads) == 1, broken.output
+    assert host_pair(b) == old
+    staged = host_pair(b / "next")
+    new_id = id_of(iam, fleet.user("host-b"), staged.cert)
+    assert statuses(iam, fleet.user("host-b")) == {old_id: "Active", new_id: "Active"}
+
+    preview = fleet.run(check=True)
+    assert results(preview)["host-b"]["action"] == "resume" and host_pair(b) == old
+    resumed = fleet.run()
+    assert resumed.rc == 0, resumed.output
+    assert host_pair(b) == staged
+    assert statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
+    assert results(resumed)["host-b"]["retired"] == [old_id]
