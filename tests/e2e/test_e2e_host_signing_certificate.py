@@ -20,17 +20,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
-from tests.e2e.helpers import REPO, Ansible, PlaybookRun, fingerprint, server_certificates, upload
+from tests.certs import make_certificate
+from tests.e2e.helpers import REPO, Ansible, PlaybookRun, fingerprint, run_tool, server_certificates, upload
 from tests.proxy import LoopbackProxy, aws_error
 
 pytestmark = pytest.mark.e2e
 
 PLAYBOOK = REPO / "docs" / "examples" / "host_signing_certificates.yml"
+ROLE = REPO / "roles" / "host_signing_certificate"
 RESULT = "host_signing_certificate_result"
 
 
@@ -52,23 +54,12 @@ class Pair:
 
 
 def make_pair(common_name: str, days: float, starts_in_days: float = -1) -> Pair:
+    """A new key of its own, and a self-signed certificate of it."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + datetime.timedelta(days=starts_in_days))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return Pair(key_pem, cert.public_bytes(serialization.Encoding.PEM).decode())
+    return Pair(key_pem, make_certificate(common_name, days=days, starts_in_days=starts_in_days, key=key))
 
 
 def write_pair(directory: Path, pair: Pair, key_mode: int = 0o600) -> None:
@@ -377,6 +368,10 @@ def test_null_and_false_options_count_as_not_given_and_bad_options_stop_before_a
     fleet.add("host-b", threshold_days=-1, key_size=1024, old_certificate_action="shred")
     fleet.hosts["host-b"]["host_signing_certificate_dir"] = "relative/dir"
     fleet.add("host-c", create_user=False, user_name=None)
+    # A user that does not exist: the host fails at the read, before anything is written.
+    e = fleet.add("host-e", create_user=False)
+    # An ECC key and a subject of several attributes.
+    f = fleet.add("host-f", key_type="ECC", subject={"commonName": "f", "organizationName": "Example"})
     # A key another user could read: made private again, nothing else changes.
     d = fleet.add("host-d")
     d_pair = make_pair("d", days=300)
@@ -403,9 +398,15 @@ def test_null_and_false_options_count_as_not_given_and_bad_options_stop_before_a
     assert not Path("relative").exists() and not (fleet.ansible.workdir / "relative").exists()
     assert key_mode(d) == 0o600 and host_pair(d) == d_pair and statuses(iam, fleet.user("host-d")) == {d_id: "Active"}
     assert recap(run)["host-d"]["changed"] == 1
+    assert recap(run)["host-e"]["failed"] == 1 and not e.exists()
+    assert "IAM user 'user-host-e' does not exist" in run.stdout
+    f_pair = host_pair(f)
+    f_cert = x509.load_pem_x509_certificate(f_pair.cert.encode())
+    assert f_cert.subject.rfc4514_string() == "O=Example,CN=f" and f_cert.public_key().curve.name == "secp384r1"
+    assert statuses(iam, fleet.user("host-f")) == {id_of(iam, fleet.user("host-f"), f_pair.cert): "Active"}
 
     again = fleet.run()
-    assert recap(again)["host-a"]["changed"] == 0 and recap(again)["host-d"]["changed"] == 0, again.stdout
+    assert all(recap(again)[name]["changed"] == 0 for name in ("host-a", "host-d", "host-f")), again.stdout
 
 
 CHECK_SCRIPT = """
@@ -445,13 +446,19 @@ def test_consumer_check_runs_on_the_new_pair_before_retirement_and_a_failure_swi
     new_id = id_of(iam, fleet.user("host-b"), staged.cert)
     assert statuses(iam, fleet.user("host-b")) == {old_id: "Active", new_id: "Active"}
 
-    fleet.hosts["host-b"]["host_signing_certificate_check_command"] = check(0)
+    # This time the check is a task file (the same script, passing).
+    tasks = tmp_path / "check_consumer.yml"
+    tasks.write_text(json.dumps([{"name": "Check the consumer", "ansible.builtin.command": check(0)}]))
+    fleet.hosts["host-b"]["host_signing_certificate_check_command"] = None
+    fleet.hosts["host-b"]["host_signing_certificate_check_tasks"] = str(tasks)
     resumed = fleet.run()
     assert resumed.rc == 0, resumed.output
     assert results(resumed)["host-b"]["action"] == "resume"
     assert host_pair(b) == staged and statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
     assert not (b / "next").exists() and not (b / "previous").exists()
     assert all(old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
+    second_pem, second_statuses = json.loads(log.read_text().splitlines()[1])
+    assert second_pem == staged.cert and second_statuses == ["Active", "Active"]
 
 
 def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate_then_a_rerun_carries_on(
@@ -485,3 +492,56 @@ def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate
     assert host_pair(b) == staged
     assert statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
     assert results(resumed)["host-b"]["retired"] == [old_id]
+
+
+def test_a_failure_at_the_retirement_keeps_the_old_pair_until_a_rerun_retires_its_certificate(
+    fleet, iam, moto_endpoint
+):
+    b = fleet.add("host-b")
+    old = make_pair("b-old", days=5)
+    write_pair(b, old)
+    old_id = upload(iam, old.cert, user_name=fleet.user("host-b"))
+
+    def refuse_updates(request):
+        if request.action == "UpdateSigningCertificate":
+            return aws_error("ServiceFailure", "injected failure", 500)
+        return None
+
+    with LoopbackProxy(moto_endpoint, fault=refuse_updates) as proxy:
+        broken = fleet.run(endpoint=proxy.url)
+    assert broken.rc == 2, broken.output
+    # The host signs with its new pair; the old one stays, since its certificate is still active.
+    new = host_pair(b)
+    assert new.key != old.key and host_pair(b / "previous") == old
+    new_id = id_of(iam, fleet.user("host-b"), new.cert)
+    assert statuses(iam, fleet.user("host-b")) == {old_id: "Active", new_id: "Active"}
+
+    preview = fleet.run(check=True)
+    assert results(preview)["host-b"]["retired"] == [old_id] and recap(preview)["host-b"]["changed"] == 1
+    finished = fleet.run()
+    assert finished.rc == 0, finished.output
+    assert statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
+    assert host_pair(b) == new and not (b / "previous").exists()
+    assert all(old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
+    assert recap(fleet.run())["host-b"]["changed"] == 0
+
+
+def test_ansible_doc_renders_the_role_and_the_example_inventory_parses(ansible_env):
+    completed = run_tool(ansible_env, "ansible-doc", "-t", "role", "certops.aws.host_signing_certificate")
+    assert completed.returncode == 0 and "[WARNING]" not in completed.stderr, completed.stderr
+    text = completed.stdout.replace("*", "")  # ansible-doc marks names with * when it cannot colour them
+    assert text.startswith("> ROLE: certops.aws.host_signing_certificate "), text[:200]
+    assert "ENTRY POINT: main - Rotate an IAM user's signing certificate" in text
+    spec = yaml.safe_load((ROLE / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    for option in spec:
+        assert option in text, option
+
+    examples = REPO / "docs" / "examples"
+    inventory = run_tool(ansible_env, "ansible-inventory", "-i", str(examples / "signing_hosts.yml"), "--list")
+    assert inventory.returncode == 0, inventory.stderr
+    listed = json.loads(inventory.stdout)
+    assert sorted(listed["signing_hosts"]["children"]) == ["account_development", "account_production"]
+    profiles = (examples / "aws_config.example").read_text()
+    for host, variables in listed["_meta"]["hostvars"].items():
+        assert variables["host_signing_certificate_user_name"], host
+        assert f"[profile {variables['aws_profile']}]" in profiles, host
