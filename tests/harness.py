@@ -155,6 +155,10 @@ def install_collection(env: dict[str, str], work: Path) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     _galaxy(env, "build", str(REPO), "--output-path", str(work))
     (tarball,) = work.glob("certops-aws-*.tar.gz")
-    shutil.copytree(dependency_collections() / "ansible_collections", work / "collections" / "ansible_collections")
+    shutil.copytree(
+        dependency_collections() / "ansible_collections",
+        work / "collections" / "ansible_collections",
+        dirs_exist_ok=True,
+    )
     _galaxy(env, "install", str(tarball), "-p", str(work / "collections"))
     return work / "collections"

@@ -36,14 +36,15 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("CERTOPS_E2E_RESULTS")
         if not path:
             return
+        # ansible-core 2.19 names them host, task and result; earlier versions _host, _task and _result.
         entry = {
             "host": (getattr(result, "host", None) or result._host).get_name(),
             "task": result.task_name,
-            "action": result.task.action,
+            "action": (getattr(result, "task", None) or result._task).action,
             "status": status,
             "ignored": bool(ignored),
             "changed": result.is_changed(),
-            "result": result.result,
+            "result": getattr(result, "result", None) or result._result,
         }
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(entry, default=str) + "\n")
