@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_STAMP := $(VENV)/.installed-lint
 
-.PHONY: venv test unit e2e demo lint format sanity docs docs-check benchmark clean
+.PHONY: venv test unit e2e demo emulator lint format sanity docs docs-check benchmark clean
 
 venv: $(STAMP)
 
@@ -33,12 +33,16 @@ e2e: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python docs/demo/run_demo.py
 
+# A local IAM emulator for your own playbooks: prints what to export, runs until Ctrl-C.
+emulator: $(STAMP)
+	$(BIN)/python tools/emulator.py
+
 # ruff on the Python code; ansible-lint (production profile) on the role, the docs playbooks and the
 # integration targets.
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles docs/playbooks docs/examples tests/integration/targets
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles playbooks docs/examples tests/integration/targets
 
 # ansible-test sanity and units on a copy of the checkout in a real ansible_collections tree; works offline.
 sanity: $(LINT_STAMP)

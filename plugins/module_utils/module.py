@@ -63,6 +63,7 @@ class AwsModule(AnsibleModule):
         **kwargs: Any,
     ) -> None:
         self.given: set[str] = set()
+        self.given_as_null: set[str] = set()
         super().__init__(argument_spec={**CONNECTION_ARGUMENT_SPEC, **argument_spec}, **kwargs)
         if not HAS_BOTO3:
             self.fail_json(msg=missing_required_lib("boto3 and botocore"), error_code="MissingLibrary")
@@ -70,7 +71,7 @@ class AwsModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib("cryptography"), error_code="MissingLibrary")
         for options in required_one_of:
             if not any(self.is_given(option) for option in options):
-                self.fail_json(msg=f"one of the following is required: {', '.join(options)}")
+                self.fail_json(msg=f"one of the following is required: {', '.join(options)}{self._null_hint(options)}")
         for options in mutually_exclusive:
             if sum(self.is_given(option) for option in options) > 1:
                 self.fail_json(msg=f"parameters are mutually exclusive: {'|'.join(options)}")
@@ -86,11 +87,26 @@ class AwsModule(AnsibleModule):
             if contains_private_key(text):
                 self.no_log_values.update(private_key_fragments(text))
         # An option given as null counts as not given: defaults and environment fallbacks apply.
+        raw_names = set(self.params)
         self.params = {name: value for name, value in self.params.items() if value is not None}
         canonical = {
             alias: name for name, spec in self.argument_spec.items() for alias in [name, *spec.get("aliases", ())]
         }
         self.given = {canonical[name] for name in self.params if name in canonical}
+        self.given_as_null = {canonical[name] for name in raw_names - set(self.params) if name in canonical}
+
+    def _null_hint(self, options: Sequence[str]) -> str:
+        """Why an option may be null: in check mode, a value IAM chooses (an upload's ID) is predicted as null."""
+        nulls = [option for option in options if option in self.given_as_null]
+        if not nulls:
+            return ""
+        hint = f" ({' and '.join(nulls)} {'was' if len(nulls) == 1 else 'were'} given as null"
+        if self.check_mode:
+            hint += (
+                "; in check mode, the ID of a certificate that an earlier task would upload is predicted as null, "
+                "because IAM chooses it at upload: identify the certificate by certificate_body instead"
+            )
+        return hint + ")"
 
     def is_given(self, option: str) -> bool:
         """Set in the task to something other than null or false."""

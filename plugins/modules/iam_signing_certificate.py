@@ -76,6 +76,8 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Every example works the same in check mode and for real: a certificate is named by its body, or by an ID read
+# from IAM, never by the ID of an upload a check-mode run only predicts.
 - name: Upload a signing certificate for bob (no change when it is already there)
   certops.aws.iam_signing_certificate:
     user_name: bob
@@ -88,27 +90,37 @@ EXAMPLES = r"""
     certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
     state: inactive
 
-- name: Activate it again, found by its ID
-  certops.aws.iam_signing_certificate:
+- name: Read bob's inactive certificates
+  certops.aws.iam_signing_certificate_info:
     user_name: bob
-    certificate_id: "{{ bob_cert.certificate.certificate_id }}"
-    state: active
+    status: inactive
+  register: bob_inactive
 
-- name: Delete it
+- name: Activate them again, found by their IDs
   certops.aws.iam_signing_certificate:
     user_name: bob
-    certificate_id: "{{ bob_cert.certificate.certificate_id }}"
+    certificate_id: "{{ item.certificate_id }}"
+    state: active
+  loop: "{{ bob_inactive.certificates }}"
+  loop_control:
+    label: "{{ item.certificate_id }}"
+
+- name: Delete it, found by its body
+  certops.aws.iam_signing_certificate:
+    user_name: bob
+    certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
     state: absent
 
-- name: Against a non-default endpoint, with the connection set once for the whole group
+- name: Against another endpoint (a VPC endpoint, a proxy, an emulator), set once for the whole group
   module_defaults:
     group/certops.aws.aws:
-      endpoint_url: http://127.0.0.1:5000
-      region: us-east-1
+      # For example http://127.0.0.1:5000, where `make emulator` listens
+      endpoint_url: "{{ iam_endpoint_url }}"
   block:
-    - name: Upload a certificate for the user whose credentials are used
+    - name: Upload bob's certificate there
       certops.aws.iam_signing_certificate:
-        certificate_body: "{{ lookup('ansible.builtin.file', 'files/me.pem') }}"
+        user_name: bob
+        certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
 """
 
 RETURN = r"""
@@ -174,6 +186,12 @@ certificate:
           validity, V(-1) during the first 24 hours after expiry.
       type: int
       sample: 36
+msg:
+  description: In check mode, when an upload is predicted - why the certificate's ID and upload date are V(null).
+  returned: check mode, when the certificate would be uploaded
+  type: str
+  sample: "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are null
+    because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 certificates:
   description:
     - All signing certificates of the user after the task (predicted in check mode), oldest upload first.
@@ -220,6 +238,12 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     Refusal,
     diff_view,
     record,
+)
+
+
+PREDICTED_UPLOAD = (
+    "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
+    "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 )
 
 
@@ -282,6 +306,8 @@ def main() -> None:
         plan, changed = (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
     result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
+    if module.check_mode and plan.target is not None and plan.target["certificate_id"] is None:
+        result["msg"] = PREDICTED_UPLOAD
     if module._diff:
         result["diff"] = {
             "before": {"certificates": diff_view(plan.before)},

@@ -41,9 +41,10 @@ options:
     type: str
     aliases: [id]
   status:
-    description: Only certificates with this status.
+    description:
+      - Only certificates with this status, V(Active) or V(Inactive), in any case (V(active) works too, as
+        O(certops.aws.iam_signing_certificate#module:state) is written).
     type: str
-    choices: [Active, Inactive]
   expiring_within_days:
     description:
       - Only certificates that expire within this many days from now, already expired ones included, that is
@@ -172,6 +173,8 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import utc
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    ACTIVE,
+    INACTIVE,
     NO_SUCH_ENTITY,
     Record,
     expiring_within,
@@ -180,11 +183,17 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 )
 
 MAX_CONCURRENCY = 64
+STATUSES = (ACTIVE, INACTIVE)
 
 
 def check_options(module: AwsModule) -> None:
-    """Fail with a message naming the option before any call."""
+    """Fail with a message naming the option before any call; status in IAM's spelling."""
     params = module.params
+    if params["status"] is not None:
+        status = params["status"].capitalize()
+        if status not in STATUSES:
+            module.fail_json(msg=f"status must be Active or Inactive (in any case), got {params['status']!r}")
+        params["status"] = status
     if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY:
         module.fail_json(
             msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}"
@@ -210,7 +219,7 @@ def main() -> None:
             "all_users": {"type": "bool", "default": False},
             "max_concurrency": {"type": "int", "default": 8},
             "certificate_id": {"type": "str", "aliases": ["id"]},
-            "status": {"type": "str", "choices": ["Active", "Inactive"]},
+            "status": {"type": "str"},
             "expiring_within_days": {"type": "int"},
         },
         mutually_exclusive=[("user_name", "all_users")],

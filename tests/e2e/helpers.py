@@ -41,6 +41,10 @@ def assert_clean(output: str) -> None:
         assert unwanted not in output, output
 
 
+class CollectionPlaybook(str):
+    """A playbook of the installed collection, run by its name (e.g. certops.aws.rotate_signing_certificates)."""
+
+
 @dataclass
 class PlaybookRun:
     rc: int
@@ -119,7 +123,7 @@ class Ansible:
 
     def playbook(
         self,
-        playbook: str | Path,
+        playbook: str | Path | CollectionPlaybook,
         extra_vars: Mapping[str, Any] | None = None,
         *,
         check: bool = False,
@@ -129,13 +133,14 @@ class Ansible:
         env: Mapping[str, str] | None = None,
         options: tuple[str, ...] = (),
     ) -> PlaybookRun:
-        """Run a playbook (a path, or YAML text written to a file first) and record every task result.
+        """Run a playbook (a path, a collection playbook's name, or YAML text written to a file first) and record
+        every task result.
 
         aws_url=True passes the endpoint the way a user would without module_defaults: AWS_URL.
         options are further command-line options, e.g. ("-i", inventory, "--forks", "2").
         """
         number = next(self._counter)
-        path = playbook if isinstance(playbook, Path) else self.write_playbook(playbook)
+        path = playbook if isinstance(playbook, (Path, CollectionPlaybook)) else self.write_playbook(playbook)
         results = self.workdir / f"results_{number}.jsonl"
         vars_file = self.workdir / f"vars_{number}.json"
         vars_file.write_text(json.dumps({"endpoint": self.endpoint, **(extra_vars or {})}))

@@ -1,4 +1,4 @@
-"""The role certops.aws.signing_certificate_rotation end to end, through docs/playbooks/rotate_signing_certificates.yml.
+"""The role certops.aws.signing_certificate_rotation end to end, through playbooks/rotate_signing_certificates.yml.
 
 Each test sets the user's certificates up with plain boto3, runs the documented playbook the way a user
 would (`--check --diff` first where it matters, then for real, then again), and reads the outcome back from
@@ -12,12 +12,20 @@ import re
 import pytest
 
 from tests.certs import private_key_pem
-from tests.e2e.helpers import REPO, USER, Ansible, PlaybookRun, fingerprint, server_certificates, upload
+from tests.e2e.helpers import (
+    USER,
+    Ansible,
+    CollectionPlaybook,
+    PlaybookRun,
+    fingerprint,
+    server_certificates,
+    upload,
+)
 from tests.proxy import LoopbackProxy, aws_error
 
 pytestmark = pytest.mark.e2e
 
-PLAYBOOK = REPO / "docs" / "playbooks" / "rotate_signing_certificates.yml"
+PLAYBOOK = CollectionPlaybook("certops.aws.rotate_signing_certificates")  # as a user runs it, installed
 
 
 def rotate(ansible: Ansible, endpoint: str, rotations: list[dict], **options) -> PlaybookRun:
