@@ -190,8 +190,8 @@ msg:
   description: In check mode, when an upload is predicted - why the certificate's ID and upload date are V(null).
   returned: check mode, when the certificate would be uploaded
   type: str
-  sample: "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are null
-    because IAM chooses them at upload. Identify this certificate in later tasks by its body"
+  sample: "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date
+    are null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 certificates:
   description:
     - All signing certificates of the user after the task (predicted in check mode), oldest upload first.
@@ -239,7 +239,6 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     diff_view,
     record,
 )
-
 
 PREDICTED_UPLOAD = (
     "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
