@@ -21,14 +21,15 @@ $(LINT_STAMP): $(STAMP) requirements-lint.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt -c constraints.txt
 	@touch $@
 
+# Unbuffered: piped into a file or CI log, progress shows as it happens rather than minutes later.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest tests/unit
 
 e2e: $(STAMP)
-	$(BIN)/python -m pytest tests/e2e
+	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest tests/e2e
 
 demo: $(STAMP)
 	$(BIN)/python docs/demo/run_demo.py
