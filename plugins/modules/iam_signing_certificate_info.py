@@ -154,17 +154,13 @@ certificates:
       sample: 36
 error_code:
   description:
-    - Why the task failed, in one word, for a playbook to branch on (C(failed_when), C(rescue)).
-    - IAM's own code when IAM refused a call (for example C(AccessDenied), C(Throttling), C(ServiceFailure)).
-    - Codes the collection sets itself - C(InvalidParameters) (an option breaks a rule, before any call),
-      C(InvalidCertificateBody) (not exactly one PEM certificate, or a private key), C(CertificateExpired),
-      C(CertificateNotYetValid), C(CertificateMismatch) (the body and the ID name different certificates),
-      C(LimitExceeded) (the quota of 2 certificates per user, before any write as after a race), C(NoSuchEntity)
-      (the user, or the certificate ID, does not exist), C(DuplicateCertificate), C(NoCredentials),
-      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary).
+    - Why the task failed, in one word, for a playbook to branch on; IAM's own code when IAM refused a call.
+    - The codes are those of RV(certops.aws.iam_signing_certificate#module:error_code), for example
+      C(InvalidParameters), C(NoSuchEntity) (the user does not exist), C(AccessDenied), C(Throttling),
+      C(Unreachable), C(NoCredentials).
   returned: failure
   type: str
-  sample: LimitExceeded
+  sample: NoSuchEntity
 """
 
 from typing import Any
