@@ -64,7 +64,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Makes the same read and decision, returns the predicted result, and writes nothing.
+    description:
+      - Makes the same read and decision, returns the predicted result, and writes nothing.
+      - When an upload is predicted, it also lists the certificates of every user of the account (C(iam:ListUsers)),
+        to fail as the real upload would if another user holds the certificate; without that permission it warns.
   diff_mode:
     support: full
     description: Shows the user's certificates (ID, status, fingerprint, expiry) before and after.
@@ -238,8 +241,10 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     Refusal,
     diff_view,
     record,
+    same_user,
 )
 
+OWNER_LOOKUP_CONCURRENCY = 8
 PREDICTED_UPLOAD = (
     "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
     "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
@@ -268,6 +273,20 @@ def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now
         module.fail_iam(error)
 
 
+def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Request) -> str | None:
+    """Another user of the account holding the certificate to upload, as IAM would answer the real upload."""
+    fingerprint = request.certificate.fingerprint_sha256 if request.certificate else None
+    try:
+        owner = api.owners(OWNER_LOOKUP_CONCURRENCY).get(fingerprint or "")
+    except IamError as error:
+        module.warn(
+            "check mode could not find out whether another user of the account holds this certificate "
+            f"({error.message}); if one does, the real upload fails with DuplicateCertificate"
+        )
+        return None
+    return None if owner is None or same_user(owner, request.user_name) else owner
+
+
 def main() -> None:
     module = AwsModule(
         argument_spec={
@@ -283,7 +302,11 @@ def main() -> None:
     api = module.signing_certificates()
     now = utc_now()
 
-    plan = plan_certificate(read(module, api, request.user_name, now), request, now)
+    records = read(module, api, request.user_name, now)
+    plan = plan_certificate(records, request, now)
+    if module.check_mode and plan.uploads:
+        # IAM refuses an upload of a certificate another user holds; check mode must find that out itself.
+        plan = plan_certificate(records, request, now, owner_elsewhere(module, api, request))
     if plan.refusal is not None:
         module.fail_refusal(plan.refusal)
     changed = plan.changed

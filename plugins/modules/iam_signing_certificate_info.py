@@ -50,7 +50,7 @@ options:
       - Only certificates that expire within this many days from now, already expired ones included, that is
         whose RV(certificates[].not_after) is at most now plus this many days, exactly.
       - V(0) keeps the certificates that have expired. A certificate whose body IAM returned unparseable
-        never matches.
+        never matches. At most V(36500).
     type: int
 extends_documentation_fragment:
   - certops.aws.aws
@@ -93,7 +93,7 @@ RETURN = r"""
 certificates:
   description:
     - The certificates that pass the filters, sorted by user name, then upload date.
-  returned: always
+  returned: success
   type: list
   elements: dict
   contains:
@@ -179,6 +179,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 )
 
 MAX_CONCURRENCY = 64
+MAX_DAYS = 36500  # a hundred years: beyond, no certificate's expiry can be told apart, and dates overflow
 STATUSES = (ACTIVE, INACTIVE)
 
 
@@ -194,8 +195,9 @@ def check_options(module: AwsModule) -> None:
         module.fail_json(
             msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}"
         )
-    if params["expiring_within_days"] is not None and params["expiring_within_days"] < 0:
-        module.fail_json(msg=f"expiring_within_days must be 0 or more, got {params['expiring_within_days']}")
+    days = params["expiring_within_days"]
+    if days is not None and not 0 <= days <= MAX_DAYS:
+        module.fail_json(msg=f"expiring_within_days must be between 0 and {MAX_DAYS}, got {days}")
 
 
 def wanted(certificate: Record, params: dict[str, Any], now) -> bool:

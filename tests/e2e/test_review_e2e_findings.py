@@ -1,6 +1,7 @@
 """Adversarial review of issues 10 and 12, end to end: findings that need real ansible-playbook runs (the role,
-the documented playbook, controller-side validation). Each test fails on the code as reviewed and passes once
-the promise in its docstring holds. The in-process findings are in tests/review/test_review_findings.py.
+the documented playbook, controller-side validation). Each test failed on the code as reviewed (the docstring's
+"Broken:" says how) and guards the promise since it was fixed. The in-process findings are in
+tests/review/test_review_findings.py.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ import json
 import pytest
 
 from tests.certs import private_key_pem
-from tests.e2e.helpers import REPO, USER, fingerprint, server_certificates, upload
+from tests.e2e.helpers import USER, CollectionPlaybook, fingerprint, server_certificates, upload
 
 pytestmark = pytest.mark.e2e
 
-PLAYBOOK = REPO / "docs" / "playbooks" / "rotate_signing_certificates.yml"
+PLAYBOOK = CollectionPlaybook("certops.aws.rotate_signing_certificates")
 
 ROLE_PLAY = """\
 - name: The rotation role with the given variables

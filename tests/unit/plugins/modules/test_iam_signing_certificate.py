@@ -86,7 +86,8 @@ def test_check_mode_upload_predicts_and_writes_nothing(iam, run, calls, body):
     assert result["certificate"]["status"] == "Active"
     assert result["certificate"]["subject"] == "O=certops,CN=alice-1"
     assert result["certificate"]["fingerprint_sha256"]
-    assert calls == ["ListSigningCertificates"]
+    # The user's certificates, then every user's, to know whether another user holds it (IAM's answer for real).
+    assert calls == ["ListSigningCertificates", "ListUsers", "ListSigningCertificates"]
     assert server_certificates(iam) == {}
 
 
