@@ -272,12 +272,16 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
             "give either signing_certificate_rotation_users (a list of user_name and new_certificate), or",
         ),
         (
-            {"signing_certificate_rotation_users": [{"user_name": "bob"}]},
-            "missing required arguments: new_certificate found in signing_certificate_rotation_users",
+            {
+                "signing_certificate_rotation_users": [{"user_name": "bob"}],
+                "signing_certificate_rotation_user_name": None,
+                "signing_certificate_rotation_new_certificate": None,
+            },
+            "missing required arguments: new_certificate found in users",
         ),
         (
             {"signing_certificate_rotation_old_certificate_action": "archive"},
-            "signing_certificate_rotation_old_certificate_action must be one of: deactivate, delete, got: archive",
+            "value of old_certificate_action must be one of: deactivate, delete, got: archive",
         ),
         (
             {"signing_certificate_rotation_threshold_days": -1},
@@ -285,7 +289,7 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
         ),
         (
             {"signing_certificate_rotation_threshold_days": "soon"},
-            "argument 'signing_certificate_rotation_threshold_days' is of type str and we were unable to convert",
+            "argument 'threshold_days' is of type str and we were unable to convert to int",
         ),
         (
             {"signing_certificate_rotation_verify_retries": 0},
