@@ -90,7 +90,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
     # Imported after the environment is scrubbed: boto3 reads it when a session is made.
     from tests.benchmarks import fanout, overhead, profiling
     from tests.benchmarks.adhoc import AdHoc
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     started = time.perf_counter()
     results: dict[str, Any] = {

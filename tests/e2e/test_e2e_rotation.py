@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from tests.certs import private_key_pem
 from tests.e2e.helpers import REPO, USER, Ansible, PlaybookRun, fingerprint, server_certificates, upload
 from tests.proxy import LoopbackProxy, aws_error
+from tools.certs import private_key_pem
 
 pytestmark = pytest.mark.e2e
 

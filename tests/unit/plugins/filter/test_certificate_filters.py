@@ -6,8 +6,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certops.aws.plugins.filter.certificate import FilterModule
-from tests.certs import make_certificate, private_key_pem
 from tests.unit.plugins.module_utils.test_rotation import NEW, certificate
+from tools.certs import make_certificate, private_key_pem
 
 FILTERS = FilterModule().filters()
 

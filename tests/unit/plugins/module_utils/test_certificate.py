@@ -15,7 +15,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     pem_to_der,
     try_load_certificate,
 )
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 PEM = make_certificate("fingerprint-me")
 

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 GOOD = make_certificate("matrix-good")
 SECOND = make_certificate("matrix-second")
