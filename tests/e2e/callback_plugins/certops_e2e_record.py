@@ -26,6 +26,17 @@ from typing import Any
 from ansible.plugins.callback import CallbackBase
 
 
+def _own_name(name: str, task: Any) -> str:
+    """The task's own name: ansible-core 2.21 prefixes the name of a role's task with "<role> : ", earlier series
+    do not."""
+    role = getattr(task, "_role", None)
+    if role is not None:
+        for prefix in {f"{role.get_name(include_role_fqcn=fqcn)} : " for fqcn in (True, False)}:
+            if name.startswith(prefix):
+                return name[len(prefix) :]
+    return name
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -41,7 +52,7 @@ class CallbackModule(CallbackBase):
         task = result.task if hasattr(result, "task") else result._task
         payload = result.result if hasattr(result, "result") else result._result
         entry = {
-            "task": result.task_name,
+            "task": _own_name(result.task_name, task),
             "action": task.action,
             "status": status,
             "ignored": bool(ignored),
