@@ -14,8 +14,10 @@ LOCK := requirements/lock/default-$(SERIES).txt
 STAMP := $(VENV)/.installed-$(SERIES)
 LINT_STAMP := $(VENV)/.installed-lint-$(SERIES)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
-# `make matrix CELLS="controller-2.17 floors-3.9"` runs only those cells (python3 tools/matrix.py list).
+# `make matrix CELLS="controller-2.17 floors-3.9"` runs only those cells (python3 tools/matrix.py list);
+# `make matrix FRESH=1` runs again the cells that already passed on this commit.
 CELLS ?=
+FRESH ?=
 
 .PHONY: venv test unit e2e demo lint format sanity docs docs-check matrix matrix-lock benchmark clean
 
@@ -69,7 +71,7 @@ docs-check: $(LINT_STAMP)
 # The version matrix (ansible-core 2.17-2.21, target Pythons 3.9-3.13, the SDK floors), each cell in venvs of
 # its own under .matrix/; the summary goes to .matrix/summary.md. See tools/matrix.py.
 matrix:
-	python3 tools/matrix.py run $(CELLS)
+	python3 tools/matrix.py run $(if $(FRESH),--fresh) $(CELLS)
 
 # Re-resolve requirements/lock/*.txt to the newest versions the package index gives (then run `make matrix`).
 matrix-lock:

@@ -9,14 +9,18 @@ Cells (see CELLS):
   running in the same venv;
 - sanity-<series>: `ansible-test sanity` with that ansible-core (tools/run_sanity.py);
 - target-<Python>: the end-to-end tests of the modules (TARGET_TESTS) with the newest controller, modules running in
-  a venv of that Python that holds only requirements.txt at the newest versions pip gives there;
+  a venv of that Python that holds only requirements.txt at the newest versions pip gives there, for the target
+  Pythons no controller cell runs on (3.9, 3.10; the controller cells run modules on 3.11, 3.12 and 3.13);
 - floors-<Python>: the same with the oldest target Python and boto3, botocore and cryptography exactly at the
   versions requirements.txt names as its floors.
 
 Every venv installs its requirement files constrained by requirements/lock/<venv>.txt, and the install fails when it
 brings any package the lock does not pin: the matrix runs exactly what is committed. A venv is reused while its
-Python, requirement files and lock are unchanged. The summary (cells, versions, tests, result, time) is printed at
-the end and written to .matrix/summary.md. Exits non-zero when any cell failed.
+Python, requirement files and lock are unchanged. A cell that passed on the same commit, with a clean work tree
+and the same venvs, is not run again (its earlier result is reported as such; `--fresh` runs every cell): so
+`make matrix` after .ci/run in the same clone runs only the cells CI did not. The summary (cells, versions,
+tests, result, time) is written to .matrix/summary.md after every cell and printed at the end. Exits non-zero when
+any cell failed.
 """
 
 from __future__ import annotations
@@ -73,13 +77,9 @@ VENVS = {
     "controller-2.19": Venv("3.11", (DEV, core("2.19")), "default-2.19"),
     "controller-2.20": Venv("3.12", (DEV, core("2.20")), "controller-2.20"),
     "controller-2.21": Venv("3.13", (DEV, core("2.21")), "default-2.21"),
-    # Targets hold requirements.txt only. Where a controller venv runs on the same Python, its lock pins the very
-    # same newest SDKs (requirements.txt resolved there), so the target cell reuses it.
+    # Targets hold requirements.txt only, at the newest versions pip gives on their Python.
     "target-3.9": Venv("3.9", (RUNTIME,), "target-3.9"),
     "target-3.10": Venv("3.10", (RUNTIME,), "target-3.10"),
-    "target-3.11": Venv("3.11", (RUNTIME,), "default-2.19"),
-    "target-3.12": Venv("3.12", (RUNTIME,), "controller-2.20"),
-    "target-3.13": Venv("3.13", (RUNTIME,), "default-2.21"),
     "floors-3.9": Venv("3.9", (RUNTIME,), "floors-3.9", floors=True),
 }
 NEWEST_CONTROLLER = "controller-2.21"
@@ -111,6 +111,8 @@ CELLS = [
         Cell(f"sanity-{s}", f"controller-{s}", ("tools/run_sanity.py", "sanity"), what="ansible-test sanity")
         for s in ("2.17", "2.18", "2.19", "2.20", "2.21")
     ),
+    # Target Pythons 3.11, 3.12 and 3.13 run the modules in every controller cell (with the newest SDKs pip gives
+    # there, all of tests/): the target cells add the Pythons no controller runs on.
     *(
         Cell(
             f"target-{v}",
@@ -119,7 +121,7 @@ CELLS = [
             target=f"target-{v}",
             what="end-to-end (modules)",
         )
-        for v in ("3.9", "3.10", "3.11", "3.12", "3.13")
+        for v in ("3.9", "3.10")
     ),
     Cell("floors-3.9", NEWEST_CONTROLLER, (*PYTEST, *TARGET_TESTS), target="floors-3.9", what="end-to-end (modules)"),
 ]
@@ -282,6 +284,57 @@ class Outcome:
     target: dict[str, str | None] = dataclasses.field(default_factory=dict)
     tests: str = ""
     error: str = ""
+    reused_from: str = ""  # when an earlier passing result of the same commit stands for this run
+
+    def record(self) -> dict:
+        return {
+            "passed": self.passed,
+            "seconds": self.seconds,
+            "controller": self.controller,
+            "target": self.target,
+            "tests": self.tests,
+            "error": self.error,
+        }
+
+
+def clean_commit() -> str | None:
+    """HEAD's commit when the work tree has no change (untracked and ignored files aside), else None."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if status.returncode != 0 or head.returncode != 0 or status.stdout.strip():
+        return None
+    return head.stdout.strip()
+
+
+def cell_key(cell: Cell, commit: str | None) -> dict | None:
+    if commit is None:
+        return None
+    venvs = [cell.controller, *([cell.target] if cell.target else [])]
+    return {
+        "commit": commit,
+        "venvs": {name: fingerprint(VENVS[name], interpreter(VENVS[name].python)) for name in venvs},
+    }
+
+
+def earlier_pass(cell: Cell, key: dict | None) -> Outcome | None:
+    path = MATRIX / "cells" / cell.name / "result.json"
+    if key is None or not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    if saved.get("key") != key or not saved["result"]["passed"]:
+        return None
+    result = saved["result"]
+    return Outcome(
+        cell,
+        True,
+        result["seconds"],
+        result["controller"],
+        result["target"],
+        result["tests"],
+        reused_from=f"passed at {saved['finished']} on the same commit",
+    )
 
 
 def tests_line(log: str) -> str:
@@ -296,12 +349,21 @@ def tests_line(log: str) -> str:
     return ""
 
 
-def run_cell(cell: Cell) -> Outcome:
+def run_cell(cell: Cell, fresh: bool) -> Outcome:
     start = time.monotonic()
     directory = MATRIX / "cells" / cell.name
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / "log.txt"
     print(f"\n=== {cell.name}: {cell.what}", flush=True)
+    try:
+        key = cell_key(cell, clean_commit())
+    except MatrixError as error:
+        print(f"!!! {cell.name}: {error}", flush=True)
+        return Outcome(cell, False, time.monotonic() - start, error=str(error))
+    earlier = None if fresh else earlier_pass(cell, key)
+    if earlier is not None:
+        print(f"{cell.name}: {earlier.reused_from} ({earlier.tests}); not run again", flush=True)
+        return earlier
     try:
         controller = ensure_venv(cell.controller)
         target = ensure_venv(cell.target) if cell.target else None
@@ -330,6 +392,8 @@ def run_cell(cell: Cell) -> Outcome:
         outcome.target = versions(target)
     if code != 0:
         outcome.error = f"exit code {code}; log: {log_path.relative_to(ROOT)}"
+    finished = time.strftime("%Y-%m-%d %H:%M:%S")
+    (directory / "result.json").write_text(json.dumps({"key": key, "finished": finished, "result": outcome.record()}))
     return outcome
 
 
@@ -352,6 +416,8 @@ def summary(outcomes: list[Outcome], total: float) -> str:
         else:
             target_python = t.get("python", "") if t else ""
         result = "pass" if o.passed else f"**FAIL** ({o.error})"
+        if o.reused_from:
+            result += f" ({o.reused_from})"
         rows.append(
             f"| {o.cell.name} | {o.cell.what} | {c.get('ansible-core', '')} | {c.get('python', '')} | "
             f"{target_python} | {sdk} | {o.tests} | {result} | {minutes(o.seconds)} |"
@@ -362,16 +428,18 @@ def summary(outcomes: list[Outcome], total: float) -> str:
     return "\n".join(rows) + "\n"
 
 
-def run(names: list[str]) -> int:
+def run(names: list[str], fresh: bool) -> int:
     unknown = [name for name in names if name not in CELLS_BY_NAME]
     if unknown:
         raise MatrixError(f"unknown cells {', '.join(unknown)}; `python tools/matrix.py list` shows them")
     cells = [CELLS_BY_NAME[name] for name in names] if names else CELLS
     start = time.monotonic()
-    outcomes = [run_cell(cell) for cell in cells]
-    text = summary(outcomes, time.monotonic() - start)
+    outcomes = []
     MATRIX.mkdir(exist_ok=True)
-    (MATRIX / "summary.md").write_text(text)
+    for cell in cells:
+        outcomes.append(run_cell(cell, fresh))
+        text = summary(outcomes, time.monotonic() - start)
+        (MATRIX / "summary.md").write_text(text)
     print("\n=== version matrix summary (also in .matrix/summary.md)\n" + text, flush=True)
     return 0 if all(o.passed for o in outcomes) else 1
 
@@ -379,13 +447,15 @@ def run(names: list[str]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run cells (all when none is named)").add_argument("cells", nargs="*")
+    run_parser = commands.add_parser("run", help="run cells (all when none is named)")
+    run_parser.add_argument("cells", nargs="*")
+    run_parser.add_argument("--fresh", action="store_true", help="run cells that passed on this commit again")
     commands.add_parser("lock", help="re-resolve locks (all when none is named)").add_argument("venvs", nargs="*")
     commands.add_parser("list", help="list the cells and venvs")
     arguments = parser.parse_args()
     try:
         if arguments.command == "run":
-            return run(arguments.cells)
+            return run(arguments.cells, arguments.fresh)
         if arguments.command == "lock":
             for name in arguments.venvs or sorted({venv.lock for venv in VENVS.values()}):
                 lock(name)
