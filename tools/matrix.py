@@ -344,7 +344,7 @@ def tests_line(log: str) -> str:
         return closing[-1].strip(", ")
     if "sanity" in log:
         failed = len(re.findall(r"^ERROR: Found \d+ ", log, re.M))
-        ran = len(re.findall(r"^Running sanity test '", log, re.M))
+        ran = len(re.findall(r"^Running sanity test ['\"]", log, re.M))
         return f"{ran} sanity tests" + (f", {failed} failed" if failed else "")
     return ""
 
