@@ -68,3 +68,35 @@ def test_find_python_finds_this_interpreter_series():
     assert found is not None
     assert pythons._runs(found, version)
     assert pythons.find_python("2.1") is None
+
+
+def support_rows() -> list[list[str]]:
+    readme = (matrix.ROOT / "README.md").read_text()
+    section = readme.split("\n## Support\n", 1)[1].split("\n## ", 1)[0]
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines() if line[:4] == "| 2."
+    ]
+
+
+def test_readme_support_table_names_only_what_a_cell_runs():
+    rows = support_rows()
+    assert len(rows) == 8
+    for core, controller_python, target_python, sdks, tests in rows:
+        series = core.rsplit(".", 1)[0]
+        assert f"ansible-core=={core}" in (matrix.ROOT / f"requirements/ansible-core-{series}.txt").read_text()
+        controller = matrix.VENVS[f"controller-{series}"]
+        assert controller.python == controller_python, core
+        triple = sdks.replace("*", "").split(":")[0].split("(")[0].split("/")
+        expected = {"boto3": triple[0].strip(), "botocore": triple[1].strip(), "cryptography": triple[2].strip()}
+        if tests.startswith("unit"):  # a controller cell: the modules run in the controller's venv
+            candidates = [controller]
+        else:
+            assert series == matrix.NEWEST_CONTROLLER.rsplit("-", 1)[1]
+            candidates = [venv for name, venv in matrix.VENVS.items() if name.startswith(("target-", "floors-"))]
+        matching = [
+            venv
+            for venv in candidates
+            if venv.python == target_python
+            and {name: matrix.read_lock(venv.lock_file)[name] for name in expected} == expected
+        ]
+        assert matching, (core, target_python, sdks)
