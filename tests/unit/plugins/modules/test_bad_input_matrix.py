@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from ansible.release import __version__ as ansible_core_version
+from ansible.module_utils.ansible_release import __version__ as ansible_core_version
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
