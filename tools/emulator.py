@@ -96,7 +96,7 @@ def seed(endpoint: str, credentials: Path) -> None:
     import boto3
 
     sys.path.insert(0, str(ROOT))
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     default = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"

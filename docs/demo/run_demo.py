@@ -20,10 +20,10 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # for tests.certs and tests.harness, shared with the end-to-end tests
+sys.path.insert(0, str(REPO))  # for tools.certs and tools.harness, shared with the end-to-end tests
 
-from tests.certs import make_certificate  # noqa: E402
-from tests.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
+from tools.certs import make_certificate  # noqa: E402
+from tools.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
 
 PLAYBOOK = Path("playbooks/signing_certificates_demo.yml")
 USER = "certops-demo"

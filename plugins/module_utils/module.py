@@ -99,6 +99,13 @@ def _prepared(values: dict[str, Any], spec: dict[str, Any], path: str, problems:
         if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
             problems.append(f"{label} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} are accepted")
             continue
+        if any("\x00" in text for text in _strings(value)):
+            # Also kept from Ansible's own logging, which fails on it (ansible-core 2.20 and later).
+            problems.append(
+                f"{label} holds a NUL character: no option takes binary data. A certificate in DER form: convert it "
+                "with 'openssl x509 -inform der -in cert.der -out cert.pem' and give the PEM text"
+            )
+            continue
         if option.get("options") and kind == "dict":
             mapping = _as_dict(value)
             if mapping is None:

@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests import harness
+from tools import harness
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -60,7 +60,7 @@ def scrub_own_environment() -> None:
     os.environ.update(DUMMY_CREDENTIALS)
 
 
-# -- loopback only, and the moto server: shared with the tests (tests/harness.py) --------------------------------------
+# -- loopback only, and the moto server: shared with the tests (tools/harness.py) --------------------------------------
 def guard_loopback() -> None:
     """Refuse, in this process, any name lookup or connection that would leave the machine."""
     harness.guard_loopback("the benchmark")

@@ -220,7 +220,7 @@ def measure(
     sweep: list[int],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     aws, aws_version = ensure_awscli(log) if cli_sizes else (None, "not run (no CLI sizes asked for)")
     if aws is None:

@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # `python tests/benchmarks/run.py` works as well 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.benchmarks import common
+from tools import pythons
 
 DOC = common.REPO / "docs" / "performance.md"
 OUTPUT = common.REPO / "docs" / "performance"
@@ -39,7 +40,9 @@ def ensure_matplotlib() -> None:
         import matplotlib  # noqa: F401
     except ImportError:
         log(f"installing {REQUIREMENTS.relative_to(common.REPO)} into {sys.prefix}")
-        constraints = common.REPO / "constraints.txt"
+        # The lock of this venv's series keeps what .venv already holds where it is.
+        series = pythons.DEFAULT_SERIES.get(f"{sys.version_info.major}.{sys.version_info.minor}")
+        constraints = common.REPO / "requirements" / "lock" / f"default-{series}.txt"
         argv = [sys.executable, "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)]
         argv += ["-c", str(constraints)] if constraints.exists() else []
         subprocess.run(argv, check=True)
@@ -90,7 +93,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
     # Imported after the environment is scrubbed: boto3 reads it when a session is made.
     from tests.benchmarks import fanout, overhead, profiling
     from tests.benchmarks.adhoc import AdHoc
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     started = time.perf_counter()
     results: dict[str, Any] = {

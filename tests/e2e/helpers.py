@@ -15,7 +15,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from tests.harness import BIN, REPO, ansible_environment
+from tools.harness import BIN, REPO, ansible_environment, interpreter_extra_vars
 
 CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
 TARGETS_DIR = REPO / "tests" / "integration" / "targets"
@@ -144,7 +144,7 @@ class Ansible:
         results = self.workdir / f"results_{number}.jsonl"
         vars_file = self.workdir / f"vars_{number}.json"
         vars_file.write_text(json.dumps({"endpoint": self.endpoint, **(extra_vars or {})}))
-        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}", *options]
+        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}", *interpreter_extra_vars(), *options]
         argv += ["--check"] * check + ["--diff"] * diff + ([f"-{'v' * verbosity}"] if verbosity else [])
         run_env = {
             **self.env,
@@ -164,7 +164,7 @@ class Ansible:
         self, module: str, args: Mapping[str, Any], *, check: bool = False, diff: bool = False, verbosity: int = 0
     ) -> AdhocRun:
         """`ansible localhost -m MODULE -a JSON`, endpoint from AWS_URL; parses the printed result."""
-        argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args)]
+        argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args), *interpreter_extra_vars()]
         argv += ["--check"] * check + ["--diff"] * diff + ([f"-{'v' * verbosity}"] if verbosity else [])
         completed = self._run(argv, {**self.env, "AWS_URL": self.endpoint})
         assert_clean(completed.stdout + completed.stderr)

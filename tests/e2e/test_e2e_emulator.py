@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import TIMEOUT, assert_clean, fingerprint
-from tests.harness import REPO, iam_client
+from tools.harness import REPO, iam_client
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.certs import make_certificate
 from tests.e2e.helpers import REPO, Ansible
+from tools.certs import make_certificate
 
 pytestmark = pytest.mark.e2e
 

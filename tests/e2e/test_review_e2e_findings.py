@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from tests.certs import private_key_pem
 from tests.e2e.helpers import USER, CollectionPlaybook, fingerprint, server_certificates, upload
+from tools.certs import private_key_pem
 
 pytestmark = pytest.mark.e2e
 

@@ -24,9 +24,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as rotation_module
-from tests.certs import make_certificate, private_key_pem
 from tests.unit.conftest import server_certificates
 from tests.unit.plugins.modules.test_iam_signing_certificate import upload_directly
+from tools.certs import make_certificate, private_key_pem
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = private_key_pem()

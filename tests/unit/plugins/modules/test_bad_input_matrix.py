@@ -12,12 +12,12 @@ import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 GOOD = make_certificate("matrix-good")
 SECOND = make_certificate("matrix-second")
 BIG = make_certificate("matrix-big", extra_bytes=13000)
-DER_AS_TEXT = base64.b64decode("".join(GOOD.splitlines()[1:-1])).decode("latin-1")
+DER_AS_TEXT = base64.b64decode("".join(GOOD.splitlines()[1:-1])).decode("latin-1")  # holds NUL characters
 
 IP, BODY = "InvalidParameters", "InvalidCertificateBody"
 CERTIFICATE_CASES = [
@@ -37,7 +37,8 @@ CERTIFICATE_CASES = [
     ({"certificate_body": "x" * 16385}, "certificate_body is not PEM", BODY),
     ({"certificate_body": BIG}, "characters long as a PEM block; IAM accepts at most 16384", BODY),
     ({"certificate_body": "".join(GOOD.splitlines()[1:-1])}, "It looks like bare base64", BODY),
-    ({"certificate_body": DER_AS_TEXT}, "convert it with 'openssl x509 -inform der", BODY),
+    ({"certificate_body": DER_AS_TEXT}, "certificate_body holds a NUL character: no option takes binary data", IP),
+    ({"certificate_body": DER_AS_TEXT}, "convert it with 'openssl x509 -inform der", IP),
     ({"certificate_body": GOOD[: len(GOOD) // 2]}, "certificate_body is not complete PEM", BODY),
     ({"certificate_body": GOOD + SECOND}, "certificate_body holds 2 certificates (a chain)", BODY),
     ({"certificate_body": GOOD.replace("MII", "M!I")}, "certificate_body is not valid PEM", BODY),

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as module
-from tests.certs import private_key_pem
 from tests.unit.conftest import server_certificates
+from tools.certs import private_key_pem
 
 
 @pytest.fixture
