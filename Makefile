@@ -58,7 +58,7 @@ docs-check: $(LINT_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/python tests/sanity/build_docs.py --check
 
-# Figures for docs/performance.md (about 13 minutes on 2 cores). A measurement, not a test.
+# Figures for docs/performance.md (about 20 minutes on 2 cores). A measurement, not a test.
 benchmark: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run
 
