@@ -1005,9 +1005,10 @@ ways of doing the same rotation, alternated ({fleet["repeats"]} run(s) of each p
 certificates written straight to moto, not timed), and every run checked afterwards by reading each user back from
 moto (the new certificate active, the old one inactive):
 
-- **the role, as a user runs it**: `ansible-playbook {fleet["playbook"]} -e @rotations.json`, the documented
-  playbook, with `rotations:` listing `user` and a relative `certificate_file` per user and `iam_endpoint_url` the
-  proxy. It includes `certops.aws.signing_certificate_rotation` with the list form, whose one task runs the module
+- **the role, as a user runs it**: `ansible-playbook {fleet["playbook"]} -e @rotations.json`, the collection's
+  rotation playbook run by its name as the guides say, with `rotations:` listing `user` and a relative
+  `certificate_file` per user and `iam_endpoint_url` the proxy. It includes the role
+  `certops.aws.signing_certificate_rotation` with the list form, whose one task runs the module
   `certops.aws.iam_signing_certificate_rotation` for every user at the default `max_concurrency` ({bound}), then
   prints one line per user. Timed whole, from the command's start to its exit;
 - **a concurrent boto3 script** (`tests/benchmarks/fleet_script.py`), {bound} users at a time, making the same calls
