@@ -975,6 +975,31 @@ def _fleet(results: dict[str, Any], chart_link: str) -> str:
         if role_slope > 0 and grows:
             growth_text += " Per user, the role's run grows in " + ", ".join(f"{name} ({ms(v)})" for v, name in grows)
             growth_text += "."
+    # With `bound` requests always in flight, the requests take (requests x time each in the proxy) / bound: the
+    # closer the measured span to that, the better the module keeps its slots busy.
+    busy = role["requests"] * role["median_mean_request_ms"] / 1000 / bound
+    busy_text = (
+        f" The module's {role['requests']} requests spent {ms(role['median_mean_request_ms'])} each in the proxy "
+        f"({latency:.0f} ms of added latency, the rest moto's work and the wait for a core); kept {bound} in flight "
+        f"all the time, they would take {s(busy)}, and they took {s(role['median_request_span'])}: "
+        + (
+            f"the module keeps its {bound} slots busy, and the requests are as fast as this emulator answers them "
+            "(the script's are no faster)."
+            if role["median_request_span"] <= 1.15 * busy
+            else f"about {s(role['median_request_span'] - busy)} of it the slots were not all busy (the module's "
+            "own work between requests, or the wait between reading every user and writing)."
+        )
+    )
+    report_ms = groups["report, one debug line per user"] / users * 1000
+    before_ms = groups["rotation task: before the first request"]
+    costs_text = (
+        f"Beyond its requests the role's run is Ansible's work: start-up ({s(groups['Ansible start-up'])}), the small "
+        f"tasks of the play and the role ({s(groups['tasks before the rotation'] + groups['other tasks and exit'])} "
+        f"with the exit), the module's start ({s(before_ms)} before its first request: templating its arguments, "
+        "which reads every certificate file, packing and starting the module, importing boto3 and cryptography, "
+        f"building the client), and the per-user report, a `debug` task looping over the users at about "
+        f"{ms(report_ms)} per user."
+    )
     loaded = [str(entry["users"]) for entry in entries if entry["foreign_cores"] > QUIET_CORES]
     attempts = point.get("attempts", [])
     noise_text = ""
@@ -1079,7 +1104,8 @@ a delete nor the account-wide owner scan was made. Of the run, {s(groups["Ansibl
 {s(rotation_task)} the rotation task (its requests {s(role["median_request_span"])}, against
 {s(point["round_trips_seconds"])} for the round trips alone and an emulator floor of {s(_emulator_floor(role))}), and
 {s(groups["report, one debug line per user"])} the per-user report. The concurrent script takes
-{s(script["median_seconds"])} as a process, {s(script["median_calls_seconds"])} for its calls.{growth_text}{noise_text}
+{s(script["median_seconds"])} as a process, {s(script["median_calls_seconds"])} for its calls.{busy_text}{growth_text}
+{costs_text}{noise_text}
 
 moto lists an upload at once, so every verification here succeeded on its first look. IAM is eventually consistent:
 against it a verification may need a second look, `verify_delay` seconds later (3 by default), for some users.
@@ -1212,6 +1238,8 @@ def _notes(results: dict[str, Any]) -> str:
   the timed interpreter is passed as the extra var `ansible_python_interpreter`, the one setting that wins.
 - **The proxy** sets `TCP_NODELAY` on its replies: it writes headers and body separately, and without it Nagle's
   algorithm and the client's delayed ACK add tens of milliseconds to every request.
+- **Nothing is replayed in section 4.** A rotation writes to each user between its listings, so a recorded
+  answer would be stale; moto computes every answer there, and its CPU per request is reported next to the figures.
 - **The emulator shares the machine.** moto and the proxy run in the benchmark's own process, on the same cores as
   Ansible and the module; their CPU per request is reported in section 3 so it can be taken out of the reading.
 - **Noise.** Other processes on the machine (see the load averages) widen the min-to-max ranges; the medians and the
