@@ -783,7 +783,8 @@ def _phase(summary: dict[str, Any], name: str) -> float:
 FLEET_GROUPS = (
     ("Ansible start-up", "tab:gray"),
     ("tasks before the rotation", "tab:olive"),
-    ("rotation task: before the first request", "tab:purple"),
+    ("rotation task: until the module's process starts", "tab:pink"),
+    ("rotation task: the module's start, until its first request", "tab:purple"),
     ("rotation task: the requests", "tab:blue"),
     ("rotation task: after the last request", "tab:cyan"),
     ("report, one debug line per user", "tab:orange"),
@@ -802,8 +803,14 @@ def fleet_groups(summary: dict[str, Any]) -> dict[str, float]:
         name, seconds = phase["phase"], phase["seconds"]
         if name == fleet.STARTUP:
             group = "Ansible start-up"
-        elif name == fleet.BEFORE_REQUESTS:
-            group, seen_rotation = "rotation task: before the first request", True
+        elif name in (fleet.BEFORE_REQUESTS, fleet.BEFORE_MODULE):
+            # Without the module's start (no bash for the wrapper), the whole wait counts as the module's start.
+            group = "rotation task: until the module's process starts"
+            if name == fleet.BEFORE_REQUESTS:
+                group = "rotation task: the module's start, until its first request"
+            seen_rotation = True
+        elif name == fleet.MODULE_START:
+            group = "rotation task: the module's start, until its first request"
         elif name == fleet.REQUESTS:
             group = "rotation task: the requests"
         elif name == fleet.AFTER_REQUESTS:
@@ -991,14 +998,16 @@ def _fleet(results: dict[str, Any], chart_link: str) -> str:
         )
     )
     report_ms = groups["report, one debug line per user"] / users * 1000
-    before_ms = groups["rotation task: before the first request"]
+    controller = groups["rotation task: until the module's process starts"]
+    module_start = groups["rotation task: the module's start, until its first request"]
     costs_text = (
         f"Beyond its requests the role's run is Ansible's work: start-up ({s(groups['Ansible start-up'])}), the small "
         f"tasks of the play and the role ({s(groups['tasks before the rotation'] + groups['other tasks and exit'])} "
-        f"with the exit), the module's start ({s(before_ms)} before its first request: templating its arguments, "
-        "which reads every certificate file, packing and starting the module, importing boto3 and cryptography, "
-        f"building the client), and the per-user report, a `debug` task looping over the users at about "
-        f"{ms(report_ms)} per user."
+        f"with the exit), the controller's part of the rotation task until the module's process starts "
+        f"({s(controller)}: templating its arguments, which reads every certificate file, and packing the module), "
+        f"the module's start until its first request ({s(module_start)}: Python, importing boto3 and cryptography, "
+        "checking the arguments and parsing every new certificate, building the client), and the per-user report, "
+        f"a `debug` task looping over the users, at about {ms(report_ms)} per user."
     )
     loaded = [str(entry["users"]) for entry in entries if entry["foreign_cores"] > QUIET_CORES]
     attempts = point.get("attempts", [])
@@ -1048,8 +1057,9 @@ moto and the proxy run in the benchmark's own Python process, on the same {resul
 Ansible and the module. "Emulator floor" below is the CPU they needed for the role's requests: one process, one
 GIL, so those requests cannot all be answered in less time, whatever the concurrency. "Round trips alone" is the
 requests times {latency:.0f} ms over {bound} in flight. The run is split in phases with a timing callback
-(`tests/benchmarks/callback_plugins/certops_bench_timing.py`, enabled next to the default output) and the proxy's log
-of requests. Runs without `nice`.
+(`tests/benchmarks/callback_plugins/certops_bench_timing.py`, enabled next to the default output), a two-line bash
+wrapper given as `ansible_python_interpreter` that notes when the module's process starts and execs the venv's
+Python, and the proxy's log of requests. Runs without `nice`.
 
 {
         table(
