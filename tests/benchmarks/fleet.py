@@ -27,10 +27,10 @@ last one.
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,13 +38,23 @@ from pathlib import Path
 from typing import Any
 
 from tests import harness
-from tests.benchmarks.common import HERE, PYTHON, REPO, ForeignLoad, clean_environ, iam_client, median, reset_moto
+from tests.benchmarks.common import (
+    HERE,
+    PYTHON,
+    REPO,
+    ForeignLoad,
+    clean_environ,
+    iam_client,
+    median,
+    quietest,
+    reset_moto,
+    run_metered,
+)
 from tests.proxy import LoopbackProxy
 
 # The collection's playbook (playbooks/rotate_signing_certificates.yml), run by its name as the guides say.
 PLAYBOOK = "certops.aws.rotate_signing_certificates"
 CALLBACKS = HERE / "callback_plugins"
-METER = HERE / "meter.py"
 ROTATION_ACTION = "certops.aws.iam_signing_certificate_rotation"
 MAX_CONCURRENCY = 8  # the role's default, and the script's bound
 OLD_DAYS = 5  # the certificate each user holds: due under the default threshold of 30 days
@@ -53,10 +63,6 @@ REPLAYED: frozenset[str] = frozenset()  # see the module docstring: nothing is r
 TARGET_USERS = 100
 TARGET_SECONDS = 30.0
 GOAL_SECONDS = 15.0
-# As in the fan-out section: other processes busier than this (cores) during the target size: measured again, at
-# most MAX_ATTEMPTS times in all, and the quietest attempt reported (every attempt is kept).
-QUIET_CORES = 0.25
-MAX_ATTEMPTS = 2
 # The phases of a playbook run that are not tasks of their own.
 STARTUP = "Ansible start-up (until the first task)"
 BEFORE_REQUESTS = "rotation task: before the first request"  # when the module's start is not known
@@ -160,26 +166,15 @@ class Fleet:
     def _metered(self, argv: list[str], env: dict[str, str], proxy: LoopbackProxy) -> dict[str, Any]:
         """Run argv in the work directory through the meter; its figures, its output, and the proxy's view."""
         proxy.reset_stats()
-        metered = self.work / "meter.json"
-        metered.unlink(missing_ok=True)
         emulator_started = _cpu_seconds()
-        with ForeignLoad() as load, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        with ForeignLoad() as load:
             epoch, monotonic = time.time(), time.monotonic()
-            returncode = subprocess.run(
-                [PYTHON, "-I", "-S", str(METER), str(metered), *argv],
-                cwd=self.work,
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            ).returncode
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(), err.read().decode()
-        if returncode != 0 or not metered.exists():
-            raise RuntimeError(f"{' '.join(argv)} failed (rc {returncode}):\n{stdout[-3000:]}\n{stderr[-3000:]}")
-        measured = json.loads(metered.read_text())
+            done = run_metered(argv, env, self.work / "meter.json", cwd=self.work)
+        measured = done.measured
+        if done.returncode != 0 or measured is None:
+            raise RuntimeError(
+                f"{' '.join(argv)} failed (rc {done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
         log = sorted(proxy.log, key=lambda entry: entry.started)
         requests = {
             "requests": proxy.requests,
@@ -198,7 +193,7 @@ class Fleet:
             "emulator_cpu_seconds": _cpu_seconds() - emulator_started,
             "foreign_cores": load.cores,
             "epoch": epoch,
-            "stdout": stdout,
+            "stdout": done.stdout,
             **requests,
         }
 
@@ -363,11 +358,10 @@ def measure(
             fleet.script_run(proxy, smallest)
             for users in sorted(sizes):
                 runs = target_repeats if users == target else repeats
-                attempts = [_size(fleet, proxy, users, runs)]
-                while users == target and attempts[-1]["foreign_cores"] > QUIET_CORES and len(attempts) < MAX_ATTEMPTS:
-                    log(f"  others used {attempts[-1]['foreign_cores']:.2f} cores meanwhile: measuring {users} again")
-                    attempts.append(_size(fleet, proxy, users, runs))
-                entry = min(attempts, key=lambda attempt: attempt["foreign_cores"])
+                # At the target size, measured again while others were busy (common.quietest).
+                entry, attempts = quietest(
+                    functools.partial(_size, fleet, proxy, users, runs), f"{users} users", log, again=users == target
+                )
                 entry["attempts"] = [
                     {
                         "role_median_seconds": attempt["role"]["median_seconds"],

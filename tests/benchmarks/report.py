@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.common import median
-from tests.benchmarks.fanout import QUIET_CORES
+from tests.benchmarks.common import QUIET_CORES, median
 from tests.benchmarks.fleet import GOAL_SECONDS as FLEET_GOAL
 from tests.benchmarks.fleet import TARGET_SECONDS as FLEET_TARGET
 
