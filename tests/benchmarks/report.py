@@ -886,8 +886,8 @@ def fleet_chart(results: dict[str, Any], path: Path) -> None:
             f"{label} at {target} users: {seconds:.0f} s",
             (target, seconds),
             textcoords="offset points",
-            xytext=(-8, 0),
-            ha="right",
+            xytext=(9, 0),
+            ha="left",
             va="center",
             fontsize=8,
         )
@@ -899,7 +899,7 @@ def fleet_chart(results: dict[str, Any], path: Path) -> None:
         f"Rotating every user, {fleet['latency_ms']:.0f} ms added per request, {fleet['max_concurrency']} in flight"
     )
     left.grid(True, alpha=0.3)
-    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
 
     groups = [fleet_groups(entry["role"]) for entry in entries]
     positions = list(range(len(entries)))
