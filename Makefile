@@ -82,7 +82,7 @@ matrix:
 matrix-lock:
 	python3 tools/matrix.py lock
 
-# Figures for docs/performance.md (about 13 minutes on 2 cores). A measurement, not a test.
+# Figures for docs/performance.md (about 20 minutes on 2 cores). A measurement, not a test.
 benchmark: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.run
 
