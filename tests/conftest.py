@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.harness import DUMMY_AWS_ENVIRONMENT, guard_loopback
+from tools.harness import DUMMY_AWS_ENVIRONMENT, guard_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 

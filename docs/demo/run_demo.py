@@ -3,7 +3,7 @@
 Starts a moto server on 127.0.0.1 (a free port; nothing listens elsewhere), creates an example IAM user,
 writes two example certificates (the user's current one, expiring in 5 days, and its successor, valid for a
 year), builds and installs the collection into a temporary collections path, then runs
-docs/playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the real run, and a
+playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the real run, and a
 rerun that must change nothing. Finally it reads the emulator's state with plain boto3 and stops the server.
 Exits non-zero if anything failed. Credentials are dummies; ~/.aws is never read.
 
@@ -20,12 +20,12 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # for tests.certs and tests.harness, shared with the end-to-end tests
+sys.path.insert(0, str(REPO))  # for tools.certs and tools.harness, shared with the end-to-end tests
 
-from tests.certs import make_certificate  # noqa: E402
-from tests.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
+from tools.certs import make_certificate  # noqa: E402
+from tools.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
 
-PLAYBOOK = Path("docs/playbooks/signing_certificates_demo.yml")
+PLAYBOOK = Path("playbooks/signing_certificates_demo.yml")
 USER = "certops-demo"
 RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 

@@ -29,11 +29,16 @@ except ImportError:  # pragma: no cover - reported by the modules
 MAX_BODY_LENGTH = 16384
 ONE_DAY = datetime.timedelta(days=1)
 
-# RFC 7468 encapsulation boundaries. A label has no hyphen; anything between blocks is explanatory text.
-_BLOCK = re.compile(r"-----BEGIN ([^\n]*?)-----\n(.*?)-----END \1-----", re.DOTALL)
-_BOUNDARY = re.compile(r"-----(?:BEGIN|END) [^\n]*?-----")
+# Texts longer than this are refused before any parsing: a certificate with explanatory text is far shorter.
+MAX_TEXT_LENGTH = 1024 * 1024
+# RFC 7468 encapsulation boundaries, one per match; a label is what lies between the keyword and the next
+# "-----" on the same line. Pairing BEGIN with END is done in one pass over the matches (no backtracking).
+_BOUNDARY = re.compile(r"-----(BEGIN|END) ([^\n]*?)-----")
 _PRIVATE_KEY = "PRIVATE KEY"
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/=\s]+")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{16,}")
+# How many base64 runs of a text holding a private key are masked one by one (a 16 kB key has about 260).
+_MAX_MASKED_RUNS = 1000
 
 
 class CertificateError(ValueError):
@@ -127,21 +132,36 @@ def contains_private_key(text: str) -> bool:
 
 
 def private_key_fragments(text: str) -> set[str]:
-    """What to mask in a text that carries a private key: the text, each key block and each of its lines,
-    so that no part of the key shows even where a message quotes a piece of the text or its repr()."""
-    fragments = {text}
-    for block in _BLOCK.finditer(_unfold(text)):
-        if _PRIVATE_KEY in block.group(1):
-            fragments.add(block.group(0))
-            fragments.update(chunk for chunk in block.group(2).split() if len(chunk) >= 16)
+    """What to mask in a text that carries a private key: the text and its repr(), and every run of base64 in
+    it, so that no part of the key shows where a message quotes a piece of the text, its repr() or JSON, even
+    when the key's line breaks were pasted as the characters \\n or its END line is missing."""
+    fragments = {text, repr(text)[1:-1]}
+    lines = text.replace("\\r", "\n").replace("\\n", "\n")
+    for number, run in enumerate(_BASE64_RUN.finditer(lines)):
+        if number == _MAX_MASKED_RUNS:
+            break
+        fragments.add(run.group(0))
     return fragments
 
 
-def _unfold(text: str) -> str:
-    """LF line endings, no byte-order mark, and every BEGIN/END boundary on a line of its own (a PEM
-    text folded onto one line by YAML's '>' keeps its boundaries)."""
-    text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    return _BOUNDARY.sub(lambda boundary: f"\n{boundary.group(0)}\n", text)
+def _pem_blocks(text: str) -> tuple[list[tuple[str, str]], int, bool]:
+    """The BEGIN..END blocks of a text as (label, payload), how many boundaries it has, and whether each
+    boundary has its partner (no END without BEGIN, no BEGIN without END, no block inside a block)."""
+    blocks: list[tuple[str, str]] = []
+    boundaries, paired = 0, True
+    open_label, payload_start = None, 0
+    for boundary in _BOUNDARY.finditer(text):
+        boundaries += 1
+        kind, label = boundary.group(1), boundary.group(2)
+        if kind == "BEGIN":
+            paired = paired and open_label is None
+            open_label, payload_start = label, boundary.end()
+        elif open_label == label:
+            blocks.append((label, text[payload_start : boundary.start()]))
+            open_label = None
+        else:
+            paired, open_label = False, None
+    return blocks, boundaries, paired and open_label is None
 
 
 def _not_pem(body: str) -> CertificateError:
@@ -167,17 +187,19 @@ def normalise_pem(body: str) -> bytes:
     CRLF line endings, indentation and any wrapping are tolerated. A private key, a chain of certificates,
     any other block, or no block at all are refused.
     """
+    if len(body) > MAX_TEXT_LENGTH:
+        raise CertificateError(
+            f"is {len(body)} characters long; a certificate is a few thousand (IAM accepts at most {MAX_BODY_LENGTH})"
+        )
     if contains_private_key(body):
         raise CertificateError(
             "contains a private key (a 'PRIVATE KEY' block); give only the public certificate."
             " The key was not sent anywhere and is not shown"
         )
-    text = _unfold(body)
-    blocks = _BLOCK.findall(text)
-    boundaries = _BOUNDARY.findall(text)
+    blocks, boundaries, paired = _pem_blocks(body.lstrip("\ufeff"))
     if not boundaries:
         raise _not_pem(body)
-    if len(boundaries) != 2 * len(blocks):
+    if not paired:
         raise CertificateError("is not complete PEM: a '-----BEGIN' or '-----END' line has no partner")
     other = sorted({label for label, _payload in blocks if label != "CERTIFICATE"})
     if other:
@@ -233,10 +255,25 @@ def load_certificate(body: str) -> Certificate:
 
 
 def try_parse_certificate(body: str | None) -> Certificate | None:
-    """Parse a body returned by IAM; None when it cannot be parsed (never fail on server data)."""
-    if not body:
+    """Parse a body returned by IAM; None when it cannot be parsed (never fail on server data). A private-key
+    block that another tool may have stored beside the certificate is left out."""
+    if not body or len(body) > MAX_TEXT_LENGTH:
         return None
     try:
-        return parse_certificate(body)
+        return parse_certificate(without_private_keys(body))
     except CertificateError:
         return None
+
+
+def without_private_keys(text: str) -> str:
+    """The text without its private-key blocks (an unterminated one runs to the end)."""
+    while contains_private_key(text):
+        begin = text.find("-----BEGIN ")
+        while begin != -1 and _PRIVATE_KEY not in text[begin : text.find("-----", begin + 11) + 5]:
+            begin = text.find("-----BEGIN ", begin + 11)
+        if begin == -1:
+            return text.replace(_PRIVATE_KEY, "")
+        end = text.find("-----END ", begin)
+        stop = -1 if end == -1 else text.find("-----", end + 9)
+        text = text[:begin] + ("" if stop == -1 else text[stop + 5 :])
+    return text

@@ -19,6 +19,7 @@ try:
     import boto3
     import botocore.config
     import botocore.exceptions
+    import botocore.session
 
     HAS_BOTO3 = True
 except ImportError:
@@ -38,6 +39,11 @@ RETRY_MODES = ["standard", "adaptive", "legacy"]
 REGION_PATTERN = re.compile(r"(?![0-9]+$)(?!-)[a-zA-Z0-9-]{1,63}(?<!-)", re.ASCII)
 
 KEY_OPTIONS = ("access_key", "secret_key", "session_token")
+# Bounds of aws_config: beyond them a setting is a mistake (urllib3 fills its pool queue up front, a timeout of
+# hours would hang a play, an infinite one cannot even be scheduled).
+MAX_TIMEOUT = 3600
+MAX_POOL_CONNECTIONS = 1000
+PROXIES_CONFIG = {"proxy_ca_bundle": str, "proxy_client_cert": str, "proxy_use_forwarding_for_https": bool}
 
 # The botocore Config settings aws_config accepts, each validated by Ansible's argument spec.
 AWS_CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
@@ -146,37 +152,74 @@ def _control_characters(settings: dict[str, Any], prefix: str = "aws_config") ->
     return None
 
 
+def _url_problem(url: str) -> str | None:
+    """Why a text is not an http(s) URL with a host (and a valid port, if any); None when it is one."""
+    if any(ord(character) <= 0x20 or ord(character) == 0x7F for character in url):
+        return "has spaces or control characters"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        return "is not a URL (its host or port cannot be read)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not a URL: give http:// or https:// and a host"
+    return None
+
+
 def _check_aws_config(aws_config: dict[str, Any]) -> None:
     broken = _control_characters(aws_config)
     if broken:
         raise ConnectionSettingsError(f"{broken} must be one line of text, without control characters")
     for option in ("connect_timeout", "read_timeout"):
-        if option in aws_config and not aws_config[option] > 0:
-            raise ConnectionSettingsError(f"aws_config.{option} must be more than 0 seconds, got {aws_config[option]}")
+        seconds = aws_config.get(option)
+        if seconds is not None and not 0 < seconds <= MAX_TIMEOUT:
+            raise ConnectionSettingsError(
+                f"aws_config.{option} must be more than 0 and at most {MAX_TIMEOUT} seconds, got {seconds}"
+            )
     pool = aws_config.get("max_pool_connections")
-    if pool is not None and pool < 1:
-        raise ConnectionSettingsError(f"aws_config.max_pool_connections must be 1 or more, got {pool}")
+    if pool is not None and not 1 <= pool <= MAX_POOL_CONNECTIONS:
+        raise ConnectionSettingsError(
+            f"aws_config.max_pool_connections must be between 1 and {MAX_POOL_CONNECTIONS}, got {pool}"
+        )
     retries = _set(aws_config.get("retries"))
     _check_attempts("aws_config.retries.total_max_attempts", retries.get("total_max_attempts"))
     if retries.get("max_attempts") is not None:  # botocore's legacy form counts retries, not attempts
         _check_attempts("aws_config.retries.max_attempts", retries["max_attempts"] + 1)
-    for option, allowed in (("proxies", (str,)), ("proxies_config", (str, bool))):
-        for key, value in (aws_config.get(option) or {}).items():
-            if not isinstance(value, allowed):
-                kinds = " or ".join("a string" if kind is str else "a boolean" for kind in allowed)
-                raise ConnectionSettingsError(f"aws_config.{option}.{key} must be {kinds}, got {type(value).__name__}")
+    for scheme, url in (aws_config.get("proxies") or {}).items():
+        if not isinstance(url, str):
+            raise ConnectionSettingsError(f"aws_config.proxies.{scheme} must be a string, got {type(url).__name__}")
+        problem = _url_problem(url)
+        if problem:
+            raise ConnectionSettingsError(f"aws_config.proxies.{scheme} {url!r} {problem}")
+    for key, value in (aws_config.get("proxies_config") or {}).items():
+        if key not in PROXIES_CONFIG:
+            raise ConnectionSettingsError(
+                f"aws_config.proxies_config.{key} is not a proxy setting botocore knows: {', '.join(PROXIES_CONFIG)}"
+            )
+        if not isinstance(value, PROXIES_CONFIG[key]):
+            kind = "a boolean" if PROXIES_CONFIG[key] is bool else "a string"
+            raise ConnectionSettingsError(f"aws_config.proxies_config.{key} must be {kind}, got {type(value).__name__}")
+    for option in ("client_cert",):
+        if aws_config.get(option) and not os.path.isfile(aws_config[option]):
+            raise ConnectionSettingsError(f"aws_config.{option} {aws_config[option]!r} is not a file")
 
 
 def check_connection_options(params: dict[str, Any], given: set[str]) -> None:
     """Fail with a message naming the option for any connection option that cannot work."""
     endpoint = params.get("endpoint_url")
     if endpoint:
-        parts = urllib.parse.urlsplit(endpoint)
-        if parts.scheme not in ("http", "https") or not parts.hostname or any(ord(c) <= 0x20 for c in endpoint):
+        problem = _url_problem(endpoint)
+        if problem:
             raise ConnectionSettingsError(
-                f"{_origin('endpoint_url', given)} {endpoint!r} is not a URL: give http:// or https:// and a host, "
-                "for example https://iam.amazonaws.com"
+                f"{_origin('endpoint_url', given)} {endpoint!r} {problem}, for example https://iam.amazonaws.com"
             )
+    else:
+        # botocore reads these by itself; checked here so that a bad one is named rather than met at the first call
+        for variable in ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL"):
+            value = os.environ.get(variable)
+            problem = _url_problem(value) if value else None
+            if problem:
+                raise ConnectionSettingsError(f"the environment variable {variable} {value!r} {problem}")
     region = params.get("region")
     if region and not REGION_PATTERN.fullmatch(region):
         raise ConnectionSettingsError(f"{_origin('region', given)} {region!r} is not a valid AWS region name")
@@ -251,7 +294,10 @@ def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_c
     if verify and params.get("aws_ca_bundle"):
         verify = params["aws_ca_bundle"]
     try:
-        session = boto3.session.Session(**session_arguments)
+        # The profile was decided above (from the task, or AWS_PROFILE through the option's fallback): botocore
+        # must not read AWS_PROFILE again by itself when access keys won over it.
+        botocore_session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+        session = boto3.session.Session(botocore_session=botocore_session, **session_arguments)
         return session.client(
             "iam",
             region_name=params.get("region") or DEFAULT_REGION,

@@ -109,18 +109,22 @@ class RotationRun:
         return [certificate_id for certificate_id in self.deleted if certificate_id not in self.restored]
 
 
+def _held(api: SigningCertificates, user_name: str, fingerprint: str) -> dict[str, Any] | None:
+    """The user's certificate (as IAM lists it) with this fingerprint, if the user has it."""
+    for raw in api.list(user_name):
+        parsed = try_parse_certificate(raw.get("CertificateBody"))
+        if parsed is not None and parsed.fingerprint_sha256 == fingerprint:
+            return raw
+    return None
+
+
 def _verified(api: SigningCertificates, user_name: str, fingerprint: str, tries: int, delay: float) -> bool:
     """Whether IAM lists the new certificate as active; IAM is eventually consistent, so look a few times."""
     for attempt in range(tries):
         if attempt:
             time.sleep(delay)
-        listed = api.list(user_name)
-        if any(
-            raw.get("Status") == ACTIVE
-            and (parsed := try_parse_certificate(raw.get("CertificateBody"))) is not None
-            and parsed.fingerprint_sha256 == fingerprint
-            for raw in listed
-        ):
+        held = _held(api, user_name, fingerprint)
+        if held is not None and held.get("Status") == ACTIVE:
             return True
     return False
 
@@ -147,7 +151,7 @@ def execute_rotation(
             run.deleted.append(certificate_id)
         step = "upload the new certificate"
         if plan.upload:
-            run.new_certificate_id = _upload(api, user_name, new.pem, bool(run.deleted), verify_tries, verify_delay)
+            run.new_certificate_id = _upload(api, user_name, new, bool(run.deleted), verify_tries, verify_delay)
             run.activated = True
         elif plan.activate:
             step = "activate the new certificate"
@@ -201,13 +205,29 @@ def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> No
             raise
 
 
-def _upload(api: SigningCertificates, user_name: str, body: str, made_room: bool, tries: int, delay: float) -> str:
-    """Upload; after deleting to make room, IAM may still count the deleted certificate for a moment."""
-    for attempt in range(tries):
+def _upload(
+    api: SigningCertificates, user_name: str, new: Certificate, made_room: bool, tries: int, delay: float
+) -> str:
+    """Upload the new certificate and return its ID.
+
+    Refused as a duplicate or over the quota, the user is read again: the answer to an attempt that took effect
+    may have been lost (botocore sent it again), or another writer raced; if the user has the certificate now,
+    it is the upload's result. After deleting to make room, IAM may still count the deleted certificate for a
+    moment: the upload is tried again, `tries` times at most.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
         try:
-            return api.upload(user_name, body)["CertificateId"]
+            return api.upload(user_name, new.pem)["CertificateId"]
         except IamError as error:
-            if not (made_room and error.code == LIMIT_EXCEEDED and attempt + 1 < tries):
+            if error.code not in RACE_CODES:
+                raise
+            held = _held(api, user_name, new.fingerprint_sha256)
+            if held is not None:
+                if held.get("Status") != ACTIVE:
+                    api.set_status(user_name, held["CertificateId"], ACTIVE)
+                return held["CertificateId"]
+            if not (made_room and error.code == LIMIT_EXCEEDED and attempt < tries):
                 raise
         time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover

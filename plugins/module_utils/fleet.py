@@ -20,6 +20,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
 )
 from ansible_collections.certops.aws.plugins.module_utils.executor import RotationRun, execute_rotation
 from ansible_collections.certops.aws.plugins.module_utils.iam import (
+    UNREACHABLE,
     IamError,
     SigningCertificates,
     invalid_user_name,
@@ -36,6 +37,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     no_such_user,
     predicted_record,
     record,
+    same_user,
 )
 
 
@@ -140,7 +142,7 @@ def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
             refusal = Refusal(problem, INVALID_PARAMETERS)
         rotations.append(Rotation(user_name, new, refusal))
 
-    names = [rotation.user_name for rotation in rotations]
+    names = [rotation.user_name.casefold() for rotation in rotations]
     holders: dict[str, list[str]] = {}
     for rotation in rotations:
         if rotation.new is not None:
@@ -149,8 +151,8 @@ def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
         if rotation.refusal is not None:
             continue
         sharing = holders[rotation.new.fingerprint_sha256] if rotation.new is not None else []
-        if names.count(rotation.user_name) > 1:
-            message = f"user {rotation.user_name!r} appears more than once in users"
+        if names.count(rotation.user_name.casefold()) > 1:
+            message = f"user {rotation.user_name!r} appears more than once in users (IAM user names ignore case)"
             rotation.refusal = Refusal(message, INVALID_PARAMETERS)
         elif len(sharing) > 1:
             rotation.refusal = Refusal(
@@ -162,7 +164,11 @@ def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
 
 
 class Rotator:
-    """Reads, plans and rotates users; the account-wide owner lookup is made at most once per run."""
+    """Reads, plans and rotates users; the account-wide owner lookup is made at most once per run.
+
+    Once the endpoint proved unreachable, the users not started yet are refused with that answer at once,
+    instead of each waiting out the whole retry budget again (a hung endpoint fails the run within a minute).
+    """
 
     def __init__(
         self, api: SigningCertificates, settings: RotationSettings, check_mode: bool, now: datetime.datetime
@@ -171,7 +177,17 @@ class Rotator:
         self.settings = settings
         self.check_mode = check_mode
         self.now = now
+        self.warnings: list[str] = []
         self._owners: dict[str, str] | None = None
+        self._unreachable: IamError | None = None
+
+    def _refused(self, rotation: Rotation, error: IamError, prefix: str = "") -> None:
+        if error.code == UNREACHABLE:
+            self._unreachable = error
+        if error.code == NO_SUCH_ENTITY and not prefix:
+            rotation.refusal = no_such_user(rotation.user_name)
+        else:
+            rotation.refusal = Refusal(prefix + error.message, error.code or "Failed")
 
     def plan(self, rotation: Rotation, owner_elsewhere: str | None = None) -> None:
         if rotation.new is None:  # refused when parsed
@@ -188,14 +204,13 @@ class Rotator:
             rotation.refusal = rotation.plan.blocked
 
     def read_and_plan(self, rotation: Rotation) -> None:
+        if self._unreachable is not None:
+            self._refused(rotation, self._unreachable)
+            return
         try:
             rotation.records = [record(raw, self.now) for raw in self.api.list(rotation.user_name)]
         except IamError as error:
-            rotation.refusal = (
-                no_such_user(rotation.user_name)
-                if error.code == NO_SUCH_ENTITY
-                else Refusal(error.message, error.code or "Failed")
-            )
+            self._refused(rotation, error)
             return
         self.plan(rotation)
 
@@ -204,16 +219,15 @@ class Rotator:
         if rotation.new is None:
             return None
         if self._owners is None:
-            listed = self.api.list_for_users(self.api.list_user_names(), self.settings.max_concurrency)
-            self._owners = {}
-            for rec in (record(raw, self.now) for raw in listed):
-                if rec["fingerprint_sha256"]:
-                    self._owners[rec["fingerprint_sha256"]] = rec["user_name"]
+            self._owners = self.api.owners(self.settings.max_concurrency)
         owner = self._owners.get(rotation.new.fingerprint_sha256)
-        return owner if owner != rotation.user_name else None
+        return None if owner is None or same_user(owner, rotation.user_name) else owner
 
     def execute(self, rotation: Rotation) -> None:
         if rotation.plan is None or rotation.new is None:
+            return
+        if self._unreachable is not None:
+            self._refused(rotation, self._unreachable)
             return
         run = execute_rotation(
             self.api,
@@ -239,21 +253,31 @@ class Rotator:
         if run.retired:
             done.append(f"retired {', '.join(run.retired)}")
         already = f" (already done: {'; '.join(done)})" if done else ""
-        rotation.refusal = Refusal(
-            f"could not {run.failed_step}{already}: {run.error.message}", run.error.code or "Failed"
-        )
+        self._refused(rotation, run.error, f"could not {run.failed_step}{already}: ")
 
     def _look_up_owners(self, rotations: list[Rotation]) -> None:
+        """Plan again knowing who else holds each new certificate. When that cannot be found out, a rotation
+        that must delete to make room is refused (whole or nothing); a check-mode preview of one that needs no
+        room says so in a warning and predicts what the real run does, which learns it from IAM's answer."""
         try:
             for rotation in rotations:
                 self.plan(rotation, self.owner_elsewhere(rotation))
         except IamError as error:
-            for rotation in rotations:
-                rotation.refusal = Refusal(
-                    "could not find out whether another user holds the new certificate, which must be known "
-                    f"before deleting to make room: {error.message}",
-                    error.code or "Failed",
+            unsure = [r.user_name for r in rotations if r.plan is not None and not r.plan.needs_owner]
+            if unsure and self.check_mode:
+                self.warnings.append(
+                    "check mode could not find out whether another user of the account holds the new certificate "
+                    f"of {', '.join(unsure)} ({error.message}); if one does, the real upload fails with "
+                    "DuplicateCertificate"
                 )
+            for rotation in rotations:
+                if rotation.plan is not None and rotation.plan.needs_owner:
+                    self._refused(
+                        rotation,
+                        error,
+                        "could not find out whether another user holds the new certificate, which must be known "
+                        "before deleting to make room: ",
+                    )
 
     def rotate_all(self, rotations: list[Rotation]) -> None:
         pending = [r for r in rotations if r.refusal is None]

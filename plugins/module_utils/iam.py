@@ -15,7 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible_collections.certops.aws.plugins.module_utils.rules import who
+from ansible_collections.certops.aws.plugins.module_utils.certificate import utc_now
+from ansible_collections.certops.aws.plugins.module_utils.rules import record, who
 
 try:
     import botocore.exceptions
@@ -27,6 +28,7 @@ except ImportError:  # handled by the module: HAS_BOTO3 in connection.py
 USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}", re.ASCII)
 USERS_PAGE_SIZE = 1000
+UNREACHABLE = "Unreachable"
 CONCURRENT_MODIFICATION_ATTEMPTS = 3
 CONCURRENT_MODIFICATION_PAUSE = 1.0  # seconds, times the attempt number
 
@@ -121,7 +123,7 @@ def _explain(exc: Exception, action: str, endpoint: str) -> IamError:
             botocore.exceptions.ConnectionClosedError,
         ),
     ):
-        return IamError(f"Could not {action}: the IAM endpoint {endpoint} could not be reached ({exc})", "Unreachable")
+        return IamError(f"Could not {action}: the IAM endpoint {endpoint} could not be reached ({exc})", UNREACHABLE)
     return IamError(f"Could not {action}: {exc}", exc.__class__.__name__)
 
 
@@ -205,6 +207,17 @@ class SigningCertificates:
                 for user in page.get("Users", [])
             ],
         )
+
+    def owners(self, max_concurrency: int) -> dict[str, str]:
+        """Fingerprint -> user name, for every signing certificate of the account (IAM allows a certificate on
+        one user only, and has no call that finds a certificate's owner: every user's certificates are listed)."""
+        listed = self.list_for_users(self.list_user_names(), max_concurrency)
+        now = utc_now()
+        return {
+            rec["fingerprint_sha256"]: rec["user_name"]
+            for rec in (record(raw, now) for raw in listed)
+            if rec["fingerprint_sha256"]
+        }
 
     def list_for_users(self, user_names: list[str], max_concurrency: int) -> list[dict[str, Any]]:
         """The certificates of many users, at most max_concurrency requests in flight.

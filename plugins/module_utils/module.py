@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The AnsibleModule every module of the collection is built on.
 
-Before Ansible validates anything, private-key material in any option is masked and options given as
-null are dropped; then the collection's own option rules run, where null and false count as not given.
+Before Ansible validates anything, private-key material in any option is masked, options given as null (and
+non-boolean options given as false) are dropped, and values too long or of the wrong shape are set aside with
+their problem; then the collection's own option rules run, where null and false count as not given.
 Every failure carries an error_code.
 """
 
@@ -13,9 +14,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     HAS_CRYPTOGRAPHY,
+    MAX_TEXT_LENGTH,
     contains_private_key,
     private_key_fragments,
 )
@@ -37,15 +40,89 @@ IDENTIFIER_RULES = {"user_name": invalid_user_name, "certificate_id": invalid_ce
 
 
 def _strings(value: Any) -> Iterator[str]:
-    """Every string inside an option value, however deeply nested."""
+    """Every string inside an option value, however deeply nested: mapping keys included."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            yield from _strings(key)
             yield from _strings(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _strings(item)
+
+
+def _secret_key_inside(value: Any) -> bool:
+    """Whether a free-form value has a mapping key (at any depth) that carries private-key material."""
+    if isinstance(value, dict):
+        return any(
+            (isinstance(key, str) and contains_private_key(key)) or _secret_key_inside(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, (list, tuple)):
+        return any(_secret_key_inside(item) for item in value)
+    return False
+
+
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    """A dict option's value as Ansible reads it (a mapping, or JSON or key=value text); None if it is not one."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            return check_type_dict(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _prepared(values: dict[str, Any], spec: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
+    """The options as Ansible should validate them: null dropped everywhere (not given: defaults and fallbacks
+    apply), false dropped from options that are not booleans (templated false means not given too), and values
+    of the wrong shape for options with suboptions taken out, each with its problem, so that Ansible's own
+    validation does not crash on them."""
+    canonical = {alias: name for name, option in spec.items() for alias in [name, *option.get("aliases", ())]}
+    prepared = {}
+    for name, value in values.items():
+        if isinstance(name, str) and contains_private_key(name):
+            # Ansible masks values only, never mapping keys: such an entry must not reach any output.
+            problems.append(f"{path or 'the task'} has an option named by private-key material (not shown)")
+            continue
+        option = spec.get(canonical.get(name, ""), {})
+        kind = option.get("type", "str")
+        if value is None or (value is False and option and kind not in ("bool", "raw")):
+            continue
+        label = f"{path}{canonical.get(name, name)}"
+        if not option.get("options") and _secret_key_inside(value):
+            problems.append(f"{label} has a setting named by private-key material (not shown)")
+            continue
+        if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+            problems.append(f"{label} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} are accepted")
+            continue
+        if any("\x00" in text for text in _strings(value)):
+            # Also kept from Ansible's own logging, which fails on it (ansible-core 2.20 and later).
+            problems.append(
+                f"{label} holds a NUL character: no option takes binary data. A certificate in DER form: convert it "
+                "with 'openssl x509 -inform der -in cert.der -out cert.pem' and give the PEM text"
+            )
+            continue
+        if option.get("options") and kind == "dict":
+            mapping = _as_dict(value)
+            if mapping is None:
+                problems.append(f"{label} must be a mapping of its settings, got {type(value).__name__}")
+                continue
+            value = _prepared(mapping, option["options"], f"{label}.", problems)
+        elif option.get("options") and kind == "list" and isinstance(value, list):
+            entries = []
+            for number, entry in enumerate(value):
+                mapping = _as_dict(entry)
+                if mapping is None:
+                    problems.append(f"{label}[{number}] must be a mapping, got {type(entry).__name__}")
+                    continue
+                entries.append(_prepared(mapping, option["options"], f"{label}[{number}].", problems))
+            value = entries
+        prepared[name] = value
+    return prepared
 
 
 class AwsModule(AnsibleModule):
@@ -63,14 +140,18 @@ class AwsModule(AnsibleModule):
         **kwargs: Any,
     ) -> None:
         self.given: set[str] = set()
+        self.given_as_null: set[str] = set()
+        self.problems: list[str] = []  # found while the options were read, before Ansible's validation
         super().__init__(argument_spec={**CONNECTION_ARGUMENT_SPEC, **argument_spec}, **kwargs)
+        if self.problems:
+            self.fail_json(msg="; ".join(self.problems))
         if not HAS_BOTO3:
             self.fail_json(msg=missing_required_lib("boto3 and botocore"), error_code="MissingLibrary")
         if not HAS_CRYPTOGRAPHY:
             self.fail_json(msg=missing_required_lib("cryptography"), error_code="MissingLibrary")
         for options in required_one_of:
             if not any(self.is_given(option) for option in options):
-                self.fail_json(msg=f"one of the following is required: {', '.join(options)}")
+                self.fail_json(msg=f"one of the following is required: {', '.join(options)}{self._null_hint(options)}")
         for options in mutually_exclusive:
             if sum(self.is_given(option) for option in options) > 1:
                 self.fail_json(msg=f"parameters are mutually exclusive: {'|'.join(options)}")
@@ -85,12 +166,26 @@ class AwsModule(AnsibleModule):
         for text in _strings(self.params):
             if contains_private_key(text):
                 self.no_log_values.update(private_key_fragments(text))
-        # An option given as null counts as not given: defaults and environment fallbacks apply.
-        self.params = {name: value for name, value in self.params.items() if value is not None}
+        raw_names = set(self.params)
+        self.params = _prepared(self.params, self.argument_spec, "", self.problems)
         canonical = {
             alias: name for name, spec in self.argument_spec.items() for alias in [name, *spec.get("aliases", ())]
         }
         self.given = {canonical[name] for name in self.params if name in canonical}
+        self.given_as_null = {canonical[name] for name in raw_names - set(self.params) if name in canonical}
+
+    def _null_hint(self, options: Sequence[str]) -> str:
+        """Why an option may be null: in check mode, a value IAM chooses (an upload's ID) is predicted as null."""
+        nulls = [option for option in options if option in self.given_as_null]
+        if not nulls:
+            return ""
+        hint = f" ({' and '.join(nulls)} {'was' if len(nulls) == 1 else 'were'} given as null"
+        if self.check_mode:
+            hint += (
+                "; in check mode, the ID of a certificate that an earlier task would upload is predicted as null, "
+                "because IAM chooses it at upload: identify the certificate by certificate_body instead"
+            )
+        return hint + ")"
 
     def is_given(self, option: str) -> bool:
         """Set in the task to something other than null or false."""

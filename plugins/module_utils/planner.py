@@ -21,6 +21,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     by_id,
     no_such_user,
     oldest_first,
+    owner_refusal,
     predicted_record,
     quota_refusal,
     slots_missing,
@@ -67,6 +68,10 @@ class Plan:
     def changed(self) -> bool:
         return bool(self.actions)
 
+    @property
+    def uploads(self) -> bool:
+        return any(action.kind == UPLOAD for action in self.actions)
+
 
 def _mismatch(
     request: Request, certificate: Certificate, by_identifier: Record | None, by_body: Record | None
@@ -94,7 +99,9 @@ def find_target(records: list[Record], request: Request) -> Record | Refusal | N
     return _mismatch(request, request.certificate, by_identifier, by_body)
 
 
-def _upload_refusal(records: list[Record], request: Request, now: datetime.datetime) -> Refusal | None:
+def _upload_refusal(
+    records: list[Record], request: Request, now: datetime.datetime, owner_elsewhere: str | None
+) -> Refusal | None:
     """Why the certificate the request names cannot be uploaded; None when it can."""
     if request.certificate_id is not None or request.certificate is None:
         remedy = "IAM chooses the ID of an upload: give certificate_body without certificate_id to upload it"
@@ -107,12 +114,17 @@ def _upload_refusal(records: list[Record], request: Request, now: datetime.datet
     refusal = validity_refusal("certificate_body", request.certificate, now)
     if refusal is None and slots_missing(records):
         refusal = quota_refusal(request.user_name, records)
+    if refusal is None and owner_elsewhere is not None:
+        refusal = owner_refusal("certificate_body", owner_elsewhere)
     return refusal
 
 
-def plan_certificate(records: list[Record] | None, request: Request, now: datetime.datetime) -> Plan:
+def plan_certificate(
+    records: list[Record] | None, request: Request, now: datetime.datetime, owner_elsewhere: str | None = None
+) -> Plan:
     """Decide. records: the user's certificates as read; None when the user does not exist, which satisfies
-    state=absent and refuses any other state."""
+    state=absent and refuses any other state. owner_elsewhere: another user of the account found to hold the
+    certificate (looked up in check mode, where IAM's own refusal of the upload cannot be had)."""
     if records is None and request.state != "absent":
         return Plan([], refusal=no_such_user(request.user_name))
     before = oldest_first(records or [])
@@ -134,7 +146,7 @@ def plan_certificate(records: list[Record] | None, request: Request, now: dateti
     after = list(before)
     target = found
     if target is None:
-        refusal = _upload_refusal(before, request, now)
+        refusal = _upload_refusal(before, request, now, owner_elsewhere)
         if refusal is not None or request.certificate is None:
             return Plan(before, refusal=refusal)
         target = predicted_record(request.user_name, request.certificate, now)
@@ -154,7 +166,7 @@ def plan_after_race(first: Plan, replanned: Plan, refused: Refusal) -> Plan:
     """The plan once an upload was refused as a possible race (DuplicateCertificate, LimitExceeded) and the user
     read again: the fresh plan, shown against the first read; refused as IAM refused it when the fresh plan
     still uploads (no race: another user of the account holds the certificate)."""
-    if replanned.refusal is None and any(action.kind == UPLOAD for action in replanned.actions):
+    if replanned.refusal is None and replanned.uploads:
         return replace(replanned, actions=(), refusal=refused)
     return replace(replanned, before=first.before)
 

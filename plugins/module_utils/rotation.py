@@ -20,7 +20,6 @@ from typing import Any
 from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, expires_within, iso8601
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     ACTIVE,
-    DUPLICATE_CERTIFICATE,
     INACTIVE,
     LIMIT_EXCEEDED,
     QUOTA_PER_USER,
@@ -30,6 +29,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     by_fingerprint,
     expiring_within,
     oldest_first,
+    owner_refusal,
     slots_missing,
     validity_refusal,
 )
@@ -104,7 +104,8 @@ def rotation_plan(
     """Decide the rotation of one user to the certificate `new`.
 
     owner_elsewhere: the other IAM user of the account that holds the new certificate, when that was looked
-    up (RotationPlan.needs_owner says when it must be); None when nobody else holds it or it was not looked up.
+    up (RotationPlan.needs_owner says when it must be before anything is done); None when nobody else holds it or
+    it was not looked up.
     """
     ordered = oldest_first(records)
     uploaded = by_fingerprint(ordered, new.fingerprint_sha256)
@@ -157,11 +158,8 @@ def rotation_plan(
             LIMIT_EXCEEDED,
         )
     if owner_elsewhere is not None:
-        return _blocked(
-            f"cannot rotate: the new certificate is already uploaded to IAM user {owner_elsewhere!r}, and IAM "
-            "allows a certificate on only one user of an account",
-            DUPLICATE_CERTIFICATE,
-        )
+        taken = owner_refusal("the new certificate", owner_elsewhere)
+        return _blocked(f"cannot rotate: {taken.message}", taken.error_code)
     make_room = tuple(r["certificate_id"] for r in inactive[:missing])
     return RotationPlan(due=True, reason=reason, make_room=make_room, upload=True, retire=retire)
 

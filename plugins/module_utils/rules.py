@@ -15,6 +15,7 @@ from typing import Any
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     EMPTY_FIELDS,
     Certificate,
+    contains_private_key,
     expires_within,
     iso8601,
     parse_iso8601,
@@ -47,6 +48,20 @@ class Refusal:
     error_code: str
 
 
+def same_user(first: str | None, second: str | None) -> bool:
+    """IAM user names are unique without regard to case: Bob and bob are the same user."""
+    return (first or "").casefold() == (second or "").casefold()
+
+
+def owner_refusal(what: str, owner: str) -> Refusal:
+    """The certificate is another user's: IAM allows a certificate on one user of an account only."""
+    return Refusal(
+        f"{what} is already uploaded to IAM user {owner!r}, and IAM allows a certificate on only one user of "
+        "an account",
+        DUPLICATE_CERTIFICATE,
+    )
+
+
 def who(user_name: str | None) -> str:
     return f"IAM user {user_name!r}" if user_name else "the calling IAM user"
 
@@ -60,13 +75,18 @@ def record(raw: dict[str, Any], now: datetime.datetime) -> Record:
     upload_date = raw.get("UploadDate")
     if isinstance(upload_date, datetime.datetime):
         upload_date = iso8601(upload_date)
-    parsed = try_parse_certificate(raw.get("CertificateBody"))
+    body = raw.get("CertificateBody")
+    parsed = try_parse_certificate(body)
+    if body and contains_private_key(body):
+        # Never returned: IAM holds a private key beside the certificate (another tool sent it); the certificate
+        # alone is shown.
+        body = parsed.pem if parsed else None
     described = {
         "certificate_id": raw.get("CertificateId"),
         "user_name": raw.get("UserName"),
         "status": raw.get("Status"),
         "upload_date": upload_date,
-        "certificate_body": raw.get("CertificateBody"),
+        "certificate_body": body,
     }
     described.update(parsed.fields(now) if parsed else EMPTY_FIELDS)
     return described

@@ -64,7 +64,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Makes the same read and decision, returns the predicted result, and writes nothing.
+    description:
+      - Makes the same read and decision, returns the predicted result, and writes nothing.
+      - When an upload is predicted, it also lists the certificates of every user of the account (C(iam:ListUsers)),
+        to fail as the real upload would if another user holds the certificate; without that permission it warns.
   diff_mode:
     support: full
     description: Shows the user's certificates (ID, status, fingerprint, expiry) before and after.
@@ -76,6 +79,8 @@ seealso:
 """
 
 EXAMPLES = r"""
+# Every example works the same in check mode and for real: a certificate is named by its body, or by an ID read
+# from IAM, never by the ID of an upload a check-mode run only predicts.
 - name: Upload a signing certificate for bob (no change when it is already there)
   certops.aws.iam_signing_certificate:
     user_name: bob
@@ -88,27 +93,37 @@ EXAMPLES = r"""
     certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
     state: inactive
 
-- name: Activate it again, found by its ID
-  certops.aws.iam_signing_certificate:
+- name: Read bob's inactive certificates
+  certops.aws.iam_signing_certificate_info:
     user_name: bob
-    certificate_id: "{{ bob_cert.certificate.certificate_id }}"
-    state: active
+    status: inactive
+  register: bob_inactive
 
-- name: Delete it
+- name: Activate them again, found by their IDs
   certops.aws.iam_signing_certificate:
     user_name: bob
-    certificate_id: "{{ bob_cert.certificate.certificate_id }}"
+    certificate_id: "{{ item.certificate_id }}"
+    state: active
+  loop: "{{ bob_inactive.certificates }}"
+  loop_control:
+    label: "{{ item.certificate_id }}"
+
+- name: Delete it, found by its body
+  certops.aws.iam_signing_certificate:
+    user_name: bob
+    certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
     state: absent
 
-- name: Against a non-default endpoint, with the connection set once for the whole group
+- name: Against another endpoint (a VPC endpoint, a proxy, an emulator), set once for the whole group
   module_defaults:
     group/certops.aws.aws:
-      endpoint_url: http://127.0.0.1:5000
-      region: us-east-1
+      # For example http://127.0.0.1:5000, where `make emulator` listens
+      endpoint_url: "{{ iam_endpoint_url }}"
   block:
-    - name: Upload a certificate for the user whose credentials are used
+    - name: Upload bob's certificate there
       certops.aws.iam_signing_certificate:
-        certificate_body: "{{ lookup('ansible.builtin.file', 'files/me.pem') }}"
+        user_name: bob
+        certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
 """
 
 RETURN = r"""
@@ -174,6 +189,12 @@ certificate:
           validity, V(-1) during the first 24 hours after expiry.
       type: int
       sample: 36
+msg:
+  description: In check mode, when an upload is predicted - why the certificate's ID and upload date are V(null).
+  returned: check mode, when the certificate would be uploaded
+  type: str
+  sample: "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date
+    are null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 certificates:
   description:
     - All signing certificates of the user after the task (predicted in check mode), oldest upload first.
@@ -220,6 +241,13 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     Refusal,
     diff_view,
     record,
+    same_user,
+)
+
+OWNER_LOOKUP_CONCURRENCY = 8
+PREDICTED_UPLOAD = (
+    "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
+    "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 )
 
 
@@ -245,6 +273,20 @@ def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now
         module.fail_iam(error)
 
 
+def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Request) -> str | None:
+    """Another user of the account holding the certificate to upload, as IAM would answer the real upload."""
+    fingerprint = request.certificate.fingerprint_sha256 if request.certificate else None
+    try:
+        owner = api.owners(OWNER_LOOKUP_CONCURRENCY).get(fingerprint or "")
+    except IamError as error:
+        module.warn(
+            "check mode could not find out whether another user of the account holds this certificate "
+            f"({error.message}); if one does, the real upload fails with DuplicateCertificate"
+        )
+        return None
+    return None if owner is None or same_user(owner, request.user_name) else owner
+
+
 def main() -> None:
     module = AwsModule(
         argument_spec={
@@ -260,7 +302,11 @@ def main() -> None:
     api = module.signing_certificates()
     now = utc_now()
 
-    plan = plan_certificate(read(module, api, request.user_name, now), request, now)
+    records = read(module, api, request.user_name, now)
+    plan = plan_certificate(records, request, now)
+    if module.check_mode and plan.uploads:
+        # IAM refuses an upload of a certificate another user holds; check mode must find that out itself.
+        plan = plan_certificate(records, request, now, owner_elsewhere(module, api, request))
     if plan.refusal is not None:
         module.fail_refusal(plan.refusal)
     changed = plan.changed
@@ -282,6 +328,8 @@ def main() -> None:
         plan, changed = (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
     result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
+    if module.check_mode and plan.target is not None and plan.target["certificate_id"] is None:
+        result["msg"] = PREDICTED_UPLOAD
     if module._diff:
         result["diff"] = {
             "before": {"certificates": diff_view(plan.before)},

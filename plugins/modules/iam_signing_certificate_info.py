@@ -41,15 +41,16 @@ options:
     type: str
     aliases: [id]
   status:
-    description: Only certificates with this status.
+    description:
+      - Only certificates with this status, V(Active) or V(Inactive), in any case (V(active) works too, as
+        O(certops.aws.iam_signing_certificate#module:state) is written).
     type: str
-    choices: [Active, Inactive]
   expiring_within_days:
     description:
       - Only certificates that expire within this many days from now, already expired ones included, that is
         whose RV(certificates[].not_after) is at most now plus this many days, exactly.
       - V(0) keeps the certificates that have expired. A certificate whose body IAM returned unparseable
-        never matches.
+        never matches. At most V(36500).
     type: int
 extends_documentation_fragment:
   - certops.aws.aws
@@ -92,7 +93,7 @@ RETURN = r"""
 certificates:
   description:
     - The certificates that pass the filters, sorted by user name, then upload date.
-  returned: always
+  returned: success
   type: list
   elements: dict
   contains:
@@ -153,17 +154,13 @@ certificates:
       sample: 36
 error_code:
   description:
-    - Why the task failed, in one word, for a playbook to branch on (C(failed_when), C(rescue)).
-    - IAM's own code when IAM refused a call (for example C(AccessDenied), C(Throttling), C(ServiceFailure)).
-    - Codes the collection sets itself - C(InvalidParameters) (an option breaks a rule, before any call),
-      C(InvalidCertificateBody) (not exactly one PEM certificate, or a private key), C(CertificateExpired),
-      C(CertificateNotYetValid), C(CertificateMismatch) (the body and the ID name different certificates),
-      C(LimitExceeded) (the quota of 2 certificates per user, before any write as after a race), C(NoSuchEntity)
-      (the user, or the certificate ID, does not exist), C(DuplicateCertificate), C(NoCredentials),
-      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary).
+    - Why the task failed, in one word, for a playbook to branch on; IAM's own code when IAM refused a call.
+    - The codes are those of RV(certops.aws.iam_signing_certificate#module:error_code), for example
+      C(InvalidParameters), C(NoSuchEntity) (the user does not exist), C(AccessDenied), C(Throttling),
+      C(Unreachable), C(NoCredentials).
   returned: failure
   type: str
-  sample: LimitExceeded
+  sample: NoSuchEntity
 """
 
 from typing import Any
@@ -172,6 +169,8 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import utc
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    ACTIVE,
+    INACTIVE,
     NO_SUCH_ENTITY,
     Record,
     expiring_within,
@@ -180,17 +179,25 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 )
 
 MAX_CONCURRENCY = 64
+MAX_DAYS = 36500  # a hundred years: beyond, no certificate's expiry can be told apart, and dates overflow
+STATUSES = (ACTIVE, INACTIVE)
 
 
 def check_options(module: AwsModule) -> None:
-    """Fail with a message naming the option before any call."""
+    """Fail with a message naming the option before any call; status in IAM's spelling."""
     params = module.params
+    if params["status"] is not None:
+        status = params["status"].capitalize()
+        if status not in STATUSES:
+            module.fail_json(msg=f"status must be Active or Inactive (in any case), got {params['status']!r}")
+        params["status"] = status
     if not 1 <= params["max_concurrency"] <= MAX_CONCURRENCY:
         module.fail_json(
             msg=f"max_concurrency must be between 1 and {MAX_CONCURRENCY}, got {params['max_concurrency']}"
         )
-    if params["expiring_within_days"] is not None and params["expiring_within_days"] < 0:
-        module.fail_json(msg=f"expiring_within_days must be 0 or more, got {params['expiring_within_days']}")
+    days = params["expiring_within_days"]
+    if days is not None and not 0 <= days <= MAX_DAYS:
+        module.fail_json(msg=f"expiring_within_days must be between 0 and {MAX_DAYS}, got {days}")
 
 
 def wanted(certificate: Record, params: dict[str, Any], now) -> bool:
@@ -210,7 +217,7 @@ def main() -> None:
             "all_users": {"type": "bool", "default": False},
             "max_concurrency": {"type": "int", "default": 8},
             "certificate_id": {"type": "str", "aliases": ["id"]},
-            "status": {"type": "str", "choices": ["Active", "Inactive"]},
+            "status": {"type": "str"},
             "expiring_within_days": {"type": "int"},
         },
         mutually_exclusive=[("user_name", "all_users")],

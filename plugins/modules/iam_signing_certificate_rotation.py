@@ -80,8 +80,8 @@ attributes:
       - Makes the same reads and decisions and writes nothing. Each user's entry in RV(results) says what
         the real run would do, including the certificates deleted to make room.
   diff_mode:
-    support: none
-    description: RV(results) says what changes.
+    support: full
+    description: Shows the certificates (ID, status, fingerprint, expiry) of each user that changes, before and after.
 seealso:
   - module: certops.aws.iam_signing_certificate
   - module: certops.aws.iam_signing_certificate_info
@@ -110,7 +110,7 @@ EXAMPLES = r"""
 RETURN = r"""
 results:
   description: One entry per user of O(users), in the same order; predicted in check mode.
-  returned: always
+  returned: success, and failure once the users were handled (not when an option is refused before any call)
   type: list
   elements: dict
   contains:
@@ -224,6 +224,8 @@ def main() -> None:
     rotator = Rotator(api, settings, module.check_mode, utc_now())
     rotator.rotate_all(rotations)
 
+    for warning in rotator.warnings:
+        module.warn(warning)
     results = [rotation.result() for rotation in rotations]
     outcome: dict[str, Any] = {"changed": any(entry["changed"] for entry in results), "results": results}
     if module._diff:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.common import BIN, LIBRARY, PYTHON, clean_environ
+from tests.benchmarks.common import BIN, LIBRARY, PYTHON, clean_environ, run_metered
 
 GNU_TIME = "/usr/bin/time"
-METER = Path(__file__).resolve().parent / "meter.py"
 _HEAD = re.compile(r"^localhost \| (SUCCESS|CHANGED|FAILED!|UNREACHABLE!) => ", re.M)
 
 
@@ -75,24 +73,11 @@ class AdHoc:
             argv += ["-e", json.dumps({"ansible_python_interpreter": self._interpreter})]
         env = {**self.env, "AWS_ENDPOINT_URL_IAM": endpoint}
         self._module_log.unlink(missing_ok=True)
-        metered = self.home / "meter.json"
-        # Output to files, not pipes: an all_users result is megabytes and must not block the child.
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            returncode = subprocess.run(
-                [PYTHON, "-I", "-S", str(METER), str(metered), *argv],
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            ).returncode
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(), err.read().decode()
-        if not metered.exists():
+        # An all_users result is megabytes: run_metered writes the output to files, not pipes.
+        done = run_metered(argv, env, self.home / "meter.json")
+        returncode, stdout, stderr, measured = done.returncode, done.stdout, done.stderr, done.measured
+        if measured is None:
             raise RuntimeError(f"the meter did not run {' '.join(argv)} (rc {returncode}):\n{stderr}")
-        measured = json.loads(metered.read_text())
-        metered.unlink()
         head = _HEAD.search(stdout)
         if returncode != 0 or head is None or head.group(1) != "SUCCESS":
             raise RuntimeError(f"{' '.join(argv)} failed (rc {returncode}):\n{stdout[-3000:]}\n{stderr}")

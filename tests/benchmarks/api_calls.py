@@ -151,7 +151,7 @@ def measure(collection_root: Path) -> list[dict[str, Any]]:
     sys.path.insert(0, str(collection_root))
     from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as cert_module
     from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     rows: list[Row] = []
     serial = iter(range(1, 10_000))

@@ -5,27 +5,31 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import math
 import os
 import platform
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests import harness
+from tools import harness
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 LIBRARY = HERE / "library"  # the floor module
+METER = HERE / "meter.py"
 AWSCLI_REQUIREMENTS = HERE / "requirements-awscli.txt"
 
 
@@ -60,7 +64,7 @@ def scrub_own_environment() -> None:
     os.environ.update(DUMMY_CREDENTIALS)
 
 
-# -- loopback only, and the moto server: shared with the tests (tests/harness.py) --------------------------------------
+# -- loopback only, and the moto server: shared with the tests (tools/harness.py) --------------------------------------
 def guard_loopback() -> None:
     """Refuse, in this process, any name lookup or connection that would leave the machine."""
     harness.guard_loopback("the benchmark")
@@ -155,6 +159,55 @@ class ForeignLoad:
         self.seconds = time.perf_counter() - self._wall
         foreign = (_busy_seconds() - self._busy) - (_own_seconds() - self._own)
         self.cores = max(foreign, 0.0) / self.seconds if self.seconds else 0.0
+
+
+# Other processes busier than this (in cores) while a target size was measured: it is measured again, at most
+# MAX_ATTEMPTS times in all, and the quietest attempt reported (every attempt is kept in the results).
+QUIET_CORES = 0.25
+MAX_ATTEMPTS = 2
+
+
+def quietest(
+    measure: Callable[[], dict[str, Any]], what: str, log: Callable[[str], None], again: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """measure() (whose result has foreign_cores), again while others were busy, when `again`: the quietest
+    attempt, and every attempt."""
+    attempts = [measure()]
+    while again and attempts[-1]["foreign_cores"] > QUIET_CORES and len(attempts) < MAX_ATTEMPTS:
+        log(f"  others used {attempts[-1]['foreign_cores']:.2f} cores meanwhile: measuring {what} again")
+        attempts.append(measure())
+    return min(attempts, key=lambda attempt: attempt["foreign_cores"]), attempts
+
+
+# -- running a command, measured -----------------------------------------------------------------------------------
+@dataclass
+class Metered:
+    returncode: int
+    stdout: str
+    stderr: str
+    measured: dict[str, Any] | None  # the meter's figures (seconds, cpu_seconds, maxrss_kb), None if it did not run
+
+
+def run_metered(argv: list[str], env: dict[str, str], result: Path, cwd: Path | None = None) -> Metered:
+    """Run argv through meter.py (see there why a launcher), its output to files, not pipes (a large result must
+    not block the child)."""
+    result.unlink(missing_ok=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        returncode = subprocess.run(
+            [PYTHON, "-I", "-S", str(METER), str(result), *argv],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        ).returncode
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    measured = json.loads(result.read_text()) if result.exists() else None
+    result.unlink(missing_ok=True)
+    return Metered(returncode, stdout, stderr, measured)
 
 
 # -- statistics ----------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ need. At the target size the collection and the loop also run without replay, fo
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import subprocess
@@ -31,6 +32,7 @@ from tests.benchmarks.common import (
     clean_environ,
     iam_client,
     median,
+    quietest,
 )
 from tests.proxy import LoopbackProxy
 
@@ -38,10 +40,6 @@ INFO = "certops.aws.iam_signing_certificate_info"
 # Read-only listings the proxy answers from its record after a warm-up pass, so that moto's CPU per request (which
 # real IAM spends on its own servers, inside the round trip) does not compete with the module for this machine.
 REPLAYED = frozenset({"ListUsers", "ListSigningCertificates"})
-# Other processes using more CPU than this (in cores) during the target-size runs: they are measured again, at most
-# MAX_ATTEMPTS times in all, and the quietest attempt is reported (every attempt is kept in the results).
-QUIET_CORES = 0.25
-MAX_ATTEMPTS = 2
 
 
 def user_name(number: int) -> str:
@@ -220,7 +218,7 @@ def measure(
     sweep: list[int],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from tests.certs import make_certificate
+    from tools.certs import make_certificate
 
     aws, aws_version = ensure_awscli(log) if cli_sizes else (None, "not run (no CLI sizes asked for)")
     if aws is None:
@@ -246,11 +244,13 @@ def measure(
             proxy.replay_actions = REPLAYED
             _warm(proxy, latency)
             runs = target_repeats if size == target_size else repeats
-            attempts = [_collection(adhoc, proxy, size, runs)]
-            while size == target_size and attempts[-1]["foreign_cores"] > QUIET_CORES and len(attempts) < MAX_ATTEMPTS:
-                log(f"  others used {attempts[-1]['foreign_cores']:.2f} cores meanwhile: measuring {size} users again")
-                attempts.append(_collection(adhoc, proxy, size, runs))
-            collection = min(attempts, key=lambda attempt: attempt["foreign_cores"])
+            # At the target size, measured again while others were busy (common.quietest).
+            collection, attempts = quietest(
+                functools.partial(_collection, adhoc, proxy, size, runs),
+                f"{size} users",
+                log,
+                again=size == target_size,
+            )
             collection["attempts"] = [
                 {"net_seconds": attempt["net_seconds"], "foreign_cores": attempt["foreign_cores"]}
                 for attempt in attempts

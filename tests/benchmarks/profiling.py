@@ -20,8 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.adhoc import METER
-from tests.benchmarks.common import PYTHON, REPO, clean_environ, median
+from tests.benchmarks.common import METER, PYTHON, REPO, clean_environ, median
 
 INFO_MODULE = "ansible_collections.certops.aws.plugins.modules.iam_signing_certificate_info"
 FLOOR_IMPORTS = ("boto3", "ansible.module_utils.basic")

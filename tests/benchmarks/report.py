@@ -6,8 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.benchmarks.common import median
-from tests.benchmarks.fanout import QUIET_CORES
+from tests.benchmarks.common import QUIET_CORES, median
+from tests.benchmarks.fleet import GOAL_SECONDS as FLEET_GOAL
+from tests.benchmarks.fleet import TARGET_SECONDS as FLEET_TARGET
 
 TIME_TARGET = 1.10
 MEMORY_TARGET = 1.10
@@ -93,18 +94,31 @@ def api_calls_ok(results: dict[str, Any]) -> bool:
     )
 
 
+def fleet_point(results: dict[str, Any]) -> dict[str, Any]:
+    """The size the fleet target is judged at (100 users in a full run)."""
+    fleet = results["fleet"]
+    return fleet["sizes"][str(fleet["target_size"])]
+
+
 def key_figures(results: dict[str, Any]) -> dict[str, float | None]:
-    """What a before/after comparison shows."""
-    ratio = results["overhead"]["median_pair_ratio"]
-    point = fanout_point(results)
-    return {
-        "task time vs floor (median pair ratio)": ratio["seconds"],
-        "task peak RSS (tree) vs floor": ratio["tree_maxrss_kb"],
-        "module process peak RSS vs floor": ratio.get("module_maxrss_kb"),
-        f"fan-out net time, {point['users']} users (s)": point["collection"]["net_seconds"],
-        f"sequential loop, {point['users']} users (s)": point["sequential"]["median_seconds"],
-        f"fan-out speed-up, {point['users']} users": speedup(point),
-    }
+    """What a before/after comparison shows (the sections the run has)."""
+    figures: dict[str, float | None] = {}
+    if "overhead" in results:
+        ratio = results["overhead"]["median_pair_ratio"]
+        figures["task time vs floor (median pair ratio)"] = ratio["seconds"]
+        figures["task peak RSS (tree) vs floor"] = ratio["tree_maxrss_kb"]
+        figures["module process peak RSS vs floor"] = ratio.get("module_maxrss_kb")
+    if "fanout" in results:
+        point = fanout_point(results)
+        figures[f"fan-out net time, {point['users']} users (s)"] = point["collection"]["net_seconds"]
+        figures[f"sequential loop, {point['users']} users (s)"] = point["sequential"]["median_seconds"]
+        figures[f"fan-out speed-up, {point['users']} users"] = speedup(point)
+    if "fleet" in results:
+        for key, entry in sorted(results["fleet"]["sizes"].items(), key=lambda item: int(item[0])):
+            figures[f"fleet rotation through the role, {key} users (s)"] = entry["role"]["median_seconds"]
+        point = fleet_point(results)
+        figures[f"fleet rotation, concurrent script, {point['users']} users (s)"] = point["script"]["median_seconds"]
+    return figures
 
 
 # -- the chart -----------------------------------------------------------------------------------------------------
@@ -191,23 +205,47 @@ def chart(results: dict[str, Any], path: Path) -> None:
 def markdown(
     results: dict[str, Any],
     baseline: dict[str, Any] | None,
-    chart_path: Path,
+    charts: dict[str, Path],
     doc_path: Path,
     rendered: str | None = None,
 ) -> str:
-    """The whole of docs/performance.md; `rendered`: when the text was written again from stored results."""
-    parts = [
-        _head(results, rendered),
-        _how_to_run(results),
-        _machine(results),
-        _summary(results),
-        _api_calls(results),
-        _overhead(results),
-        _fanout(results, os.path.relpath(chart_path, doc_path.parent)),
-        _profile(results, baseline),
-        _notes(results),
+    """The whole of docs/performance.md; `rendered`: when the text was written again from stored results.
+
+    charts: the chart of each section that has one ("fanout", "fleet"). A section the results do not hold (a run
+    with --only and no earlier results.json to take it from) is left out, with a line saying so.
+    """
+
+    def link(name: str) -> str:
+        return os.path.relpath(charts[name], doc_path.parent)
+
+    sections = [
+        ("api_calls", "1. API calls per task", lambda: _api_calls(results)),
+        ("overhead", "2. Task overhead against the floor", lambda: _overhead(results)),
+        ("fanout", "3. Fan-out", lambda: _fanout(results, link("fanout"))),
+        ("fleet", "4. Fleet rotation", lambda: _fleet(results, link("fleet"))),
+        ("profile", "5. Profile", lambda: _profile(results)),
     ]
+    parts = [_head(results, rendered), _how_to_run(results), _machine(results), _summary(results)]
+    for name, title, render in sections:
+        parts.append(render() if name in results else f"## {title}\n\nNot measured: no results for this section.")
+    if baseline is not None:
+        parts.append(_before_after(results, baseline))
+    parts.append(_notes(results))
     return "\n\n".join(part.strip() for part in parts) + "\n"
+
+
+def _provenance(results: dict[str, Any]) -> str:
+    """When sections come from different runs (--only): which run measured which."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for name, origin in results.get("sections", {}).items():
+        runs.setdefault((origin["generated"], origin["command"]), []).append(name)
+    if len(runs) < 2:
+        return ""
+    lines = [
+        f"- {', '.join(f'`{name}`' for name in names)}: `{command}` on {generated}"
+        for (generated, command), names in sorted(runs.items())
+    ]
+    return "\n\nThe sections come from more than one run (`--only`):\n\n" + "\n".join(lines)
 
 
 def _head(results: dict[str, Any], rendered: str | None) -> str:
@@ -224,7 +262,7 @@ def _head(results: dict[str, Any], rendered: str | None) -> str:
 What the collection costs, measured side by side with the cheapest way of doing the same work, on one machine in one
 run. Generated by `{results["command"]}` on {results["generated"]} in {results["seconds"] / 60:.1f} minutes; do not
 edit by hand (the text is in `tests/benchmarks/report.py`). Raw figures:
-[performance/results.json](performance/results.json).{again}
+[performance/results.json](performance/results.json).{again}{_provenance(results)}
 {quick}
 """
 
@@ -238,6 +276,7 @@ From the repository root, with the project's venv (`make venv`):
 ```sh
 .venv/bin/python -m tests.benchmarks.run          # everything: this file, performance/results.json, the chart
 .venv/bin/python -m tests.benchmarks.run --quick  # a small run that only checks the harness
+.venv/bin/python -m tests.benchmarks.run --only fleet  # one section again; the others stay from results.json
 .venv/bin/python -m tests.benchmarks.run --render-only  # this text again from performance/results.json
 .venv/bin/python -m tests.benchmarks.run --help   # sizes, runs, latency, another checkout, --baseline
 ```
@@ -249,9 +288,9 @@ From the repository root, with the project's venv (`make venv`):
 - It starts its own moto server on 127.0.0.1 and a free port, and a loopback proxy (`tests/proxy.py`) in front of it.
   Nothing listens or connects anywhere else. Credentials are the dummy `testing`; `AWS_CONFIG_FILE` and
   `AWS_SHARED_CREDENTIALS_FILE` point to `/dev/null`, so `~/.aws` is never read.
-- Ansible runs ad hoc with a temporary `ANSIBLE_HOME` and an empty `ansible.cfg`; the collection is this checkout
-  through a temporary `ansible_collections/certops/aws` symlink; the floor module comes from
-  `tests/benchmarks/library/` through `ANSIBLE_LIBRARY`.
+- Ansible runs ad hoc (sections 2 and 3) or as `ansible-playbook` (section 4) with a temporary `ANSIBLE_HOME` and an
+  empty `ansible.cfg`; the collection is this checkout through a temporary `ansible_collections/certops/aws`
+  symlink; the floor module comes from `tests/benchmarks/library/` through `ANSIBLE_LIBRARY`.
 - The benchmark is not a test: pytest does not collect `tests/benchmarks/`, and nothing fails on a figure. Run it on
   a quiet machine: other load shows in the load averages below and widens the min-to-max ranges.
 """
@@ -268,45 +307,86 @@ def _machine(results: dict[str, Any]) -> str:
         ["OS", machine["os"]],
         ["Python", machine["python"]],
         *[[name, version] for name, version in packages.items()],
-        ["AWS CLI", results["fanout"]["awscli"]],
+    ]
+    if "fanout" in results:
+        rows.append(["AWS CLI", results["fanout"]["awscli"]])
+    rows += [
         ["load average (1, 5, 15 min) at start", ", ".join(f"{v:.2f}" for v in load["start"])],
         ["load average at end", ", ".join(f"{v:.2f}" for v in load["end"])],
-        ["others' CPU during section 2 (cores)", f"{results['overhead']['foreign_cores']:.2f}"],
-        ["others' CPU during section 4 (cores)", f"{results['profile']['foreign_cores']:.2f}"],
     ]
+    if "overhead" in results:
+        rows.append(["others' CPU during section 2 (cores)", f"{results['overhead']['foreign_cores']:.2f}"])
+    if "fleet" in results:
+        point = fleet_point(results)
+        rows.append(
+            [f"others' CPU during section 4 at {point['users']} users (cores)", f"{point['foreign_cores']:.2f}"]
+        )
+    if "profile" in results:
+        rows.append(["others' CPU during section 5 (cores)", f"{results['profile']['foreign_cores']:.2f}"])
     return "## The machine\n\n" + table(["", ""], rows)
 
 
 def _summary(results: dict[str, Any]) -> str:
-    ratio = results["overhead"]["median_pair_ratio"]
-    point = fanout_point(results)
-    gain = speedup(point)
-    rows = [
-        [
-            "API calls: no-op = 1 list call per page and 0 writes; a change = that + 1 write; check mode = 0 writes; "
-            "info for one user = 1 list call per page",
-            f"{sum(1 for row in results['api_calls'] if row['lists'] == row['expected_lists'] and row['writes'] == row['expected_writes'])}"  # noqa: E501
-            f" of {len(results['api_calls'])} cases as expected",
-            verdict(api_calls_ok(results)),
-        ],
-        [
-            f"task time ≤ {TIME_TARGET:.2f}x the floor module",
-            f"{x3(ratio['seconds'])} (median of {results['overhead']['runs']} A/B pair ratios; 95 % interval "
-            f"{interval(results, 'seconds')})",
-            verdict(ratio["seconds"] <= TIME_TARGET),
-        ],
-        [
-            f"task peak memory ≤ {MEMORY_TARGET:.2f}x the floor module",
-            f"{x3(ratio['tree_maxrss_kb'])} (peak RSS of the process tree; 95 % interval "
-            f"{interval(results, 'tree_maxrss_kb')})",
-            verdict(ratio["tree_maxrss_kb"] <= MEMORY_TARGET),
-        ],
-        [
-            f"all_users fan-out ≥ {FANOUT_TARGET:.0f}x the sequential loop, max_concurrency 8, {point['users']} users",
-            f"{x(gain)} ({s(point['collection']['net_seconds'])} against {s(point['sequential']['median_seconds'])})",
-            verdict(gain >= FANOUT_TARGET),
-        ],
-    ]
+    rows = []
+    if "api_calls" in results:
+        expected = sum(
+            1
+            for row in results["api_calls"]
+            if row["lists"] == row["expected_lists"] and row["writes"] == row["expected_writes"]
+        )
+        rows.append(
+            [
+                "API calls: no-op = 1 list call per page and 0 writes; a change = that + 1 write; check mode = 0 "
+                "writes; info for one user = 1 list call per page",
+                f"{expected} of {len(results['api_calls'])} cases as expected",
+                verdict(api_calls_ok(results)),
+            ]
+        )
+    if "overhead" in results:
+        ratio = results["overhead"]["median_pair_ratio"]
+        pairs = results["overhead"]["runs"]
+        rows += [
+            [
+                f"task time ≤ {TIME_TARGET:.2f}x the floor module",
+                f"{x3(ratio['seconds'])} (median of {pairs} A/B pair ratios; 95 % interval "
+                f"{interval(results, 'seconds')})",
+                verdict(ratio["seconds"] <= TIME_TARGET),
+            ],
+            [
+                f"task peak memory ≤ {MEMORY_TARGET:.2f}x the floor module",
+                f"{x3(ratio['tree_maxrss_kb'])} (peak RSS of the process tree; 95 % interval "
+                f"{interval(results, 'tree_maxrss_kb')})",
+                verdict(ratio["tree_maxrss_kb"] <= MEMORY_TARGET),
+            ],
+        ]
+    if "fanout" in results:
+        point = fanout_point(results)
+        gain = speedup(point)
+        net, sequential = point["collection"]["net_seconds"], point["sequential"]["median_seconds"]
+        rows.append(
+            [
+                f"all_users fan-out ≥ {FANOUT_TARGET:.0f}x the sequential loop, max_concurrency 8, "
+                f"{point['users']} users",
+                f"{x(gain)} ({s(net)} against {s(sequential)})",
+                verdict(gain >= FANOUT_TARGET),
+            ]
+        )
+    if "fleet" in results:
+        fleet = results["fleet"]
+        point = fleet_point(results)
+        role = point["role"]
+        bounded = role["peak_in_flight"] <= fleet["max_concurrency"]
+        rows.append(
+            [
+                f"fleet rotation: {point['users']} users, one certificate due each, {fleet['latency_ms']:.0f} ms per "
+                f"request, the whole `ansible-playbook` run ≤ {FLEET_TARGET:.0f} s (goal {FLEET_GOAL:.0f} s), "
+                f"requests in flight bounded by {fleet['max_concurrency']}",
+                f"{s(role['median_seconds'])} (median of {len(role['runs'])} runs, {span(_seconds(role), s)}); "
+                f"{role['requests']} requests, at most {role['peak_in_flight']} in flight",
+                f"{verdict(role['median_seconds'] <= FLEET_TARGET and bounded)}; goal "
+                f"{verdict(role['median_seconds'] <= FLEET_GOAL)}",
+            ]
+        )
     return "## Against the targets\n\n" + table(["target", "measured", "verdict"], rows)
 
 
@@ -383,7 +463,7 @@ def _overhead(results: dict[str, Any]) -> str:
         module_text = (
             f" The module's own process, alone, takes {x3(ratio['module_seconds'])} the floor's time and "
             f"{x3(ratio['module_maxrss_kb'])} its peak memory: the targets are on the task, where Ansible's share "
-            "dilutes this, but section 4 shows where the difference is."
+            "dilutes this, but section 5 shows where the difference is."
         )
     time_ok = ratio["seconds"] <= TIME_TARGET
     memory_ok = ratio["tree_maxrss_kb"] <= MEMORY_TARGET
@@ -685,7 +765,363 @@ one round trip per 100 users before the fan-out starts.
 """
 
 
-def _profile(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+def _seconds(summary: dict[str, Any]) -> list[float]:
+    return [run["seconds"] for run in summary["runs"]]
+
+
+def _emulator_floor(summary: dict[str, Any]) -> float:
+    """Seconds of CPU moto and the proxy needed for a run's requests: they share one Python process (one GIL), so
+    the requests cannot all be answered in less, whatever the concurrency."""
+    return summary["emulator_cpu_ms_per_request"] * summary["requests"] / 1000
+
+
+def _phase(summary: dict[str, Any], name: str) -> float:
+    return sum(phase["seconds"] for phase in summary["median_phases"] if phase["phase"] == name)
+
+
+FLEET_GROUPS = (
+    ("Ansible start-up", "tab:gray"),
+    ("tasks before the rotation", "tab:olive"),
+    ("rotation task: until the module's process starts", "tab:pink"),
+    ("rotation task: the module's start, until its first request", "tab:purple"),
+    ("rotation task: the requests", "tab:blue"),
+    ("rotation task: after the last request", "tab:cyan"),
+    ("report, one debug line per user", "tab:orange"),
+    ("other tasks and exit", "tab:brown"),
+)
+
+
+def fleet_groups(summary: dict[str, Any]) -> dict[str, float]:
+    """The role's run in the chart's groups (median of each phase, so the sum is close to, not exactly, the median
+    of the whole run)."""
+    from tests.benchmarks import fleet
+
+    groups = dict.fromkeys((name for name, _color in FLEET_GROUPS), 0.0)
+    seen_rotation = False
+    for phase in summary["median_phases"]:
+        name, seconds = phase["phase"], phase["seconds"]
+        if name == fleet.STARTUP:
+            group = "Ansible start-up"
+        elif name in (fleet.BEFORE_REQUESTS, fleet.BEFORE_MODULE):
+            # Without the module's start (no bash for the wrapper), the whole wait counts as the module's start.
+            group = "rotation task: until the module's process starts"
+            if name == fleet.BEFORE_REQUESTS:
+                group = "rotation task: the module's start, until its first request"
+            seen_rotation = True
+        elif name == fleet.MODULE_START:
+            group = "rotation task: the module's start, until its first request"
+        elif name == fleet.REQUESTS:
+            group = "rotation task: the requests"
+        elif name == fleet.AFTER_REQUESTS:
+            group = "rotation task: after the last request"
+        elif phase["action"] == "ansible.builtin.debug" and seen_rotation:
+            group = "report, one debug line per user"
+        elif not seen_rotation:
+            group = "tasks before the rotation"
+        else:
+            group = "other tasks and exit"
+        groups[group] += seconds
+    return groups
+
+
+def fleet_chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fleet = results["fleet"]
+    entries = sorted(fleet["sizes"].values(), key=lambda entry: entry["users"])
+    users = [entry["users"] for entry in entries]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 6), gridspec_kw={"width_ratios": [3, 2]})
+
+    def line(values: list[float], label: str, annotate: bool = True, **style: Any) -> None:
+        left.plot(users, values, label=label, **style)
+        if annotate:
+            for x_value, y_value in zip(users, values, strict=True):
+                left.annotate(
+                    f"{y_value:.1f}", (x_value, y_value), textcoords="offset points", xytext=(4, 4), fontsize=8
+                )
+
+    line(
+        [e["role"]["median_seconds"] for e in entries], "role: whole ansible-playbook run", marker="o", color="tab:blue"
+    )
+    line(
+        [e["role"]["median_request_span"] for e in entries],
+        "role: its requests, first to last",
+        marker="o",
+        linestyle=":",
+        color="tab:blue",
+        alpha=0.7,
+    )
+    line([e["script"]["median_seconds"] for e in entries], "boto3 script: whole process", marker="s", color="tab:red")
+    line(
+        [e["script"]["median_calls_seconds"] for e in entries],
+        "boto3 script: its calls alone",
+        annotate=False,
+        marker="s",
+        linestyle=":",
+        color="tab:red",
+        alpha=0.7,
+    )
+    line(
+        [e["round_trips_seconds"] for e in entries],
+        f"round trips alone (requests x {fleet['latency_ms']:.0f} ms / {fleet['max_concurrency']})",
+        annotate=False,
+        linestyle="--",
+        color="gray",
+    )
+    line(
+        [_emulator_floor(e["role"]) for e in entries],
+        "emulator CPU for the role's requests (moto + proxy, one process)",
+        annotate=False,
+        linestyle="-.",
+        color="tab:green",
+    )
+    target = fleet["target_size"]
+    left.plot([target], [fleet["target_seconds"]], marker="v", color="tab:orange", linestyle="none", markersize=10)
+    left.plot([target], [fleet["goal_seconds"]], marker="v", color="tab:olive", linestyle="none", markersize=10)
+    for seconds, label in ((fleet["target_seconds"], "target"), (fleet["goal_seconds"], "goal")):
+        left.annotate(
+            f"{label} at {target} users: {seconds:.0f} s",
+            (target, seconds),
+            textcoords="offset points",
+            xytext=(9, 0),
+            ha="left",
+            va="center",
+            fontsize=8,
+        )
+    left.set_xlabel("IAM users, one certificate due each")
+    left.set_ylabel("seconds")
+    left.set_xticks(users)
+    left.set_ylim(bottom=0)
+    left.set_title(
+        f"Rotating every user, {fleet['latency_ms']:.0f} ms added per request, {fleet['max_concurrency']} in flight"
+    )
+    left.grid(True, alpha=0.3)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1)
+
+    groups = [fleet_groups(entry["role"]) for entry in entries]
+    positions = list(range(len(entries)))
+    bottoms = [0.0] * len(entries)
+    for name, color in FLEET_GROUPS:
+        values = [group[name] for group in groups]
+        right.bar(positions, values, bottom=bottoms, color=color, label=name, width=0.6)
+        bottoms = [bottom + value for bottom, value in zip(bottoms, values, strict=True)]
+    right.set_xticks(positions, [f"{n} users" for n in users])
+    right.set_ylabel("seconds (median of each phase)")
+    right.set_title("Where the role's run goes")
+    right.grid(True, axis="y", alpha=0.3)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _fleet(results: dict[str, Any], chart_link: str) -> str:
+    fleet = results["fleet"]
+    latency = fleet["latency_ms"]
+    bound = fleet["max_concurrency"]
+    entries = sorted(fleet["sizes"].values(), key=lambda entry: entry["users"])
+    rows = []
+    for entry in entries:
+        role, script = entry["role"], entry["script"]
+        rows.append(
+            [
+                entry["users"],
+                f"**{s(role['median_seconds'])}** ({span(_seconds(role), s)})",
+                s(role["median_request_span"]),
+                f"{s(script['median_seconds'])} ({span(_seconds(script), s)})",
+                s(script["median_calls_seconds"]),
+                x(role["median_seconds"] / script["median_seconds"]),
+                s(entry["round_trips_seconds"]),
+                s(_emulator_floor(role)),
+                f"{role['requests']} / {script['requests']}",
+                "yes" if role["actions_as_expected"] and script["actions_as_expected"] else "**no**",
+                f"{role['peak_in_flight']} / {script['peak_in_flight']}",
+                len(role["runs"]),
+                f"{entry['foreign_cores']:.2f}",
+            ]
+        )
+    cpu_rows = [
+        [
+            entry["users"],
+            s(entry["role"]["median_cpu_seconds"]),
+            s(entry["script"]["median_cpu_seconds"]),
+            ms(entry["role"]["emulator_cpu_ms_per_request"]),
+            ms(entry["role"]["median_mean_request_ms"]),
+            ms(entry["script"]["median_mean_request_ms"]),
+        ]
+        for entry in entries
+    ]
+    names = [phase["phase"] for phase in entries[-1]["role"]["median_phases"]]
+    phase_rows = [[name, *[s(_phase(entry["role"], name)) for entry in entries]] for name in names] + [
+        ["**whole run (median)**", *[f"**{s(entry['role']['median_seconds'])}**" for entry in entries]]
+    ]
+
+    point = fleet["sizes"][str(fleet["target_size"])]
+    users, role, script = point["users"], point["role"], point["script"]
+    met = role["median_seconds"] <= fleet["target_seconds"] and role["peak_in_flight"] <= bound
+    goal = role["median_seconds"] <= fleet["goal_seconds"]
+    groups = fleet_groups(role)
+    rotation_task = sum(seconds for name, seconds in groups.items() if name.startswith("rotation task"))
+    first, last = entries[0], entries[-1]
+    growth_text = ""
+    if last["users"] > first["users"]:
+        extra = last["users"] - first["users"]
+        first_groups, last_groups = fleet_groups(first["role"]), fleet_groups(last["role"])
+        per_user = {name: (last_groups[name] - first_groups[name]) / extra * 1000 for name, _color in FLEET_GROUPS}
+        grows = sorted(((value, name) for name, value in per_user.items() if value >= 1), reverse=True)
+        role_slope = (last["role"]["median_seconds"] - first["role"]["median_seconds"]) / extra * 1000
+        script_slope = (last["script"]["median_seconds"] - first["script"]["median_seconds"]) / extra * 1000
+        growth_text = (
+            f" From {first['users']} to {last['users']} users the role's run grows by {ms(role_slope)} per user, the "
+            f"script's by {ms(script_slope)} (the round trips alone: {ms(4 * latency / bound)} per user)."
+        )
+        if role_slope > 0 and grows:
+            growth_text += " Per user, the role's run grows in " + ", ".join(f"{name} ({ms(v)})" for v, name in grows)
+            growth_text += "."
+    # With `bound` requests always in flight, the requests take (requests x time each in the proxy) / bound: the
+    # closer the measured span to that, the better the module keeps its slots busy.
+    busy = role["requests"] * role["median_mean_request_ms"] / 1000 / bound
+    busy_text = (
+        f" The module's {role['requests']} requests spent {ms(role['median_mean_request_ms'])} each in the proxy "
+        f"({latency:.0f} ms of added latency, the rest moto's work and the wait for a core); kept {bound} in flight "
+        f"all the time, they would take {s(busy)}, and they took {s(role['median_request_span'])}: "
+        + (
+            f"the module keeps its {bound} slots busy, and the requests are as fast as this emulator answers them "
+            "(the script's are no faster)."
+            if role["median_request_span"] <= 1.15 * busy
+            else f"about {s(role['median_request_span'] - busy)} of it the slots were not all busy (the module's "
+            "own work between requests, or the wait between reading every user and writing)."
+        )
+    )
+    report_ms = groups["report, one debug line per user"] / users * 1000
+    controller = groups["rotation task: until the module's process starts"]
+    module_start = groups["rotation task: the module's start, until its first request"]
+    costs_text = (
+        f"Beyond its requests the role's run is Ansible's work: start-up ({s(groups['Ansible start-up'])}), the small "
+        f"tasks of the play and the role ({s(groups['tasks before the rotation'] + groups['other tasks and exit'])} "
+        f"with the exit), the controller's part of the rotation task until the module's process starts "
+        f"({s(controller)}: templating its arguments, which reads every certificate file, and packing the module), "
+        f"the module's start until its first request ({s(module_start)}: Python, importing boto3 and cryptography, "
+        "checking the arguments and parsing every new certificate, building the client), and the per-user report, "
+        f"a `debug` task looping over the users, at about {ms(report_ms)} per user."
+    )
+    loaded = [str(entry["users"]) for entry in entries if entry["foreign_cores"] > QUIET_CORES]
+    attempts = point.get("attempts", [])
+    noise_text = ""
+    if len(attempts) > 1:
+        tried = "; ".join(
+            f"role {s(a['role_median_seconds'])}, script {s(a['script_median_seconds'])} with "
+            f"{a['foreign_cores']:.2f} cores"
+            for a in attempts
+        )
+        noise_text += (
+            f" Other processes kept more than {QUIET_CORES} cores busy while {users} users were measured, so that size "
+            f"was measured {len(attempts)} times ({tried}) and the quietest is reported."
+        )
+    if loaded:
+        noise_text += (
+            f" Others' load was above {QUIET_CORES} cores at {', '.join(loaded)} users (last column of the first "
+            f"table): on {results['machine']['nproc']} cores, those figures are slower than a quiet machine gives, "
+            "the role's more than the script's, since it needs more CPU."
+        )
+    return f"""
+## 4. Fleet rotation: many users through the role
+
+Users `user0000`… each hold one active certificate that expires in {fleet["old_days"]} days, so under the role's
+default threshold ({fleet["threshold_days"]} days) every user is due; each is rotated to a new certificate valid for
+{fleet["new_days"]} days. Every request goes through the loopback proxy, which adds {latency:.0f} ms to each one. Two
+ways of doing the same rotation, alternated ({fleet["repeats"]} run(s) of each per size, {fleet["target_repeats"]} at
+{fleet["target_size"]} users), every run on freshly seeded users (the emulator emptied, the users and their old
+certificates written straight to moto, not timed), and every run checked afterwards by reading each user back from
+moto (the new certificate active, the old one inactive):
+
+- **the role, as a user runs it**: `ansible-playbook {fleet["playbook"]} -e @rotations.json`, the collection's
+  rotation playbook run by its name as the guides say, with `rotations:` listing `user` and a relative
+  `certificate_file` per user and `iam_endpoint_url` the proxy. It includes the role
+  `certops.aws.signing_certificate_rotation` with the list form, whose one task runs the module
+  `certops.aws.iam_signing_certificate_rotation` for every user at the default `max_concurrency` ({bound}), then
+  prints one line per user. Timed whole, from the command's start to its exit;
+- **a concurrent boto3 script** (`tests/benchmarks/fleet_script.py`), {bound} users at a time, making the same calls
+  per user: `ListSigningCertificates`, `UploadSigningCertificate`, `ListSigningCertificates` (is the new one listed
+  as active?), `UpdateSigningCertificate` (the old one to `Inactive`). It does nothing else: no parsing, no expiry
+  or validity check, no quota or ownership rules, no per-user report. Timed whole as its own Python process, and for
+  its calls alone (the client made first).
+
+The proxy replays nothing here: every listing but a user's first comes after a write to that user, so a recorded
+answer would be stale (the module's verification would fail, or pass on old data). moto computes every answer, and
+moto and the proxy run in the benchmark's own Python process, on the same {results["machine"]["nproc"]} cores as
+Ansible and the module. "Emulator floor" below is the CPU they needed for the role's requests: one process, one
+GIL, so those requests cannot all be answered in less time, whatever the concurrency. "Round trips alone" is the
+requests times {latency:.0f} ms over {bound} in flight. The run is split in phases with a timing callback
+(`tests/benchmarks/callback_plugins/certops_bench_timing.py`, enabled next to the default output), a two-line bash
+wrapper given as `ansible_python_interpreter` that notes when the module's process starts and execs the venv's
+Python, and the proxy's log of requests. Runs without `nice`.
+
+{
+        table(
+            [
+                "users",
+                "role: whole ansible-playbook run (min to max)",
+                "role: its requests, first to last",
+                "script: whole process (min to max)",
+                "script: its calls alone",
+                "role / script",
+                "round trips alone",
+                "emulator floor",
+                "requests (role / script)",
+                "4 per user, as expected",
+                "peak in flight (role / script)",
+                "runs of each",
+                "others' load",
+            ],
+            rows,
+        )
+    }
+
+![rotation time against users, and where the role's run goes]({chart_link})
+
+Where the role's run goes (median of each phase over the runs, so the phases add up to about, not exactly, the
+median of the whole run):
+
+{table(["phase", *[f"{entry['users']} users" for entry in entries]], phase_rows)}
+
+CPU (user + system) of each process tree, and the time a request spent in the proxy (the {latency:.0f} ms included,
+so the rest is moto's work and the wait for a core):
+
+{
+        table(
+            [
+                "users",
+                "role: CPU of ansible-playbook and its children",
+                "script: CPU",
+                "emulator CPU per request (role's runs)",
+                "time in the proxy per request, role",
+                "time in the proxy per request, script",
+            ],
+            cpu_rows,
+        )
+    }
+
+**Reading.** At {users} users the whole `ansible-playbook` run takes {s(role["median_seconds"])} (median), target
+≤ {fleet["target_seconds"]:.0f} s with at most {bound} requests in flight: {verdict(met)}; goal
+≤ {fleet["goal_seconds"]:.0f} s: {verdict(goal)}. The proxy saw at most {role["peak_in_flight"]} requests in flight,
+and {role["requests"]} requests in all, 4 per user (read, upload, verify, retire): nothing needed room made, so neither
+a delete nor the account-wide owner scan was made. Of the run, {s(groups["Ansible start-up"])} is Ansible's start-up,
+{s(rotation_task)} the rotation task (its requests {s(role["median_request_span"])}, against
+{s(point["round_trips_seconds"])} for the round trips alone and an emulator floor of {s(_emulator_floor(role))}), and
+{s(groups["report, one debug line per user"])} the per-user report. The concurrent script takes
+{s(script["median_seconds"])} as a process, {s(script["median_calls_seconds"])} for its calls.{busy_text}{growth_text}
+{costs_text}{noise_text}
+
+moto lists an upload at once, so every verification here succeeded on its first look. IAM is eventually consistent:
+against it a verification may need a second look, `verify_delay` seconds later (3 by default), for some users.
+"""
+
+
+def _profile(results: dict[str, Any]) -> str:
     profile = results["profile"]
     phases = profile["phases"]
     collection = {step["step"]: step for step in phases["collection"]}
@@ -722,8 +1158,10 @@ def _profile(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     crypto = by_name.get("cryptography.x509")
     info_module = "ansible_collections.certops.aws.plugins.modules.iam_signing_certificate_info"
     rss_delta = collection["imports"]["peak_rss_kb"] - floor["imports"]["peak_rss_kb"]
-    ratio = results["overhead"]["median_pair_ratio"]
-    if ratio["seconds"] <= TIME_TARGET and ratio["tree_maxrss_kb"] <= MEMORY_TARGET:
+    ratio = results.get("overhead", {}).get("median_pair_ratio")
+    if ratio is None:
+        change_text = "The task overhead (section 2) was not measured, so there is no target to read this against."
+    elif ratio["seconds"] <= TIME_TARGET and ratio["tree_maxrss_kb"] <= MEMORY_TARGET:
         change_text = "The task-overhead targets are met, so nothing here calls for a change in the modules."
     else:
         change_text = (
@@ -742,7 +1180,7 @@ def _profile(results: dict[str, Any], baseline: dict[str, Any] | None) -> str:
             f"(the second: {ms(first['paginator']['second_ms'])} and {ms(first['direct']['second_ms'])})."
         )
     text = f"""
-## 4. Profile: where the module's process spends time and memory
+## 5. Profile: where the module's process spends time and memory
 
 Each module's real `main()` in a fresh process ({phases["repeats"]} per module, alternated), against the moto server
 without added latency; steps are marked by wrapping the library calls both modules make (`AnsibleModule.__init__`,
@@ -778,21 +1216,23 @@ cryptography's compiled extension, needed to read the subject, issuer, serial nu
 certificates (the fingerprint alone would need only `hashlib`).{call_text} Per task this is a small share of the
 ad-hoc command (section 2), which is mostly Ansible. {change_text}
 """
-    if baseline is not None:
-        before, after = key_figures(baseline), key_figures(results)
-        compare_rows = [
-            [name, f"{before[name]:.2f}" if before.get(name) is not None else "n/a", f"{value:.2f}"]
-            for name, value in after.items()
-            if value is not None
-        ]
-        text += f"""
-### Before and after
+    return text
+
+
+def _before_after(results: dict[str, Any], baseline: dict[str, Any]) -> str:
+    before, after = key_figures(baseline), key_figures(results)
+    compare_rows = [
+        [name, f"{before[name]:.2f}" if before.get(name) is not None else "n/a", f"{value:.2f}"]
+        for name, value in after.items()
+        if value is not None
+    ]
+    return f"""
+## Before and after
 
 Before: `{baseline["command"]}` on {baseline["generated"]} (collection at `{baseline["collection"]}`). After: this run.
 
 {table(["figure", "before", "after"], compare_rows)}
 """
-    return text
 
 
 def _notes(results: dict[str, Any]) -> str:
@@ -807,6 +1247,8 @@ def _notes(results: dict[str, Any]) -> str:
   the timed interpreter is passed as the extra var `ansible_python_interpreter`, the one setting that wins.
 - **The proxy** sets `TCP_NODELAY` on its replies: it writes headers and body separately, and without it Nagle's
   algorithm and the client's delayed ACK add tens of milliseconds to every request.
+- **Nothing is replayed in section 4.** A rotation writes to each user between its listings, so a recorded
+  answer would be stale; moto computes every answer there, and its CPU per request is reported next to the figures.
 - **The emulator shares the machine.** moto and the proxy run in the benchmark's own process, on the same cores as
   Ansible and the module; their CPU per request is reported in section 3 so it can be taken out of the reading.
 - **Noise.** Other processes on the machine (see the load averages) widen the min-to-max ranges; the medians and the

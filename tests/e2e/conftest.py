@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.certs import make_certificate
 from tests.e2e.helpers import USER, Ansible, base_env
-from tests.harness import iam_client, install_collection, moto_server, reset_moto
+from tools.certs import make_certificate
+from tools.harness import iam_client, install_collection, moto_server, reset_moto
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from tests.harness import BIN, REPO, ansible_environment
+from tools.harness import BIN, REPO, ansible_environment, interpreter_extra_vars
 
 CALLBACK_DIR = Path(__file__).resolve().parent / "callback_plugins"
 TARGETS_DIR = REPO / "tests" / "integration" / "targets"
@@ -39,6 +39,10 @@ def assert_clean(output: str) -> None:
     """What a user must never see, whatever the outcome: a traceback, a crash, a warning or a deprecation."""
     for unwanted in ("Traceback", "MODULE FAILURE", "[WARNING]", "[DEPRECATION WARNING]"):
         assert unwanted not in output, output
+
+
+class CollectionPlaybook(str):
+    """A playbook of the installed collection, run by its name (e.g. certops.aws.rotate_signing_certificates)."""
 
 
 @dataclass
@@ -119,7 +123,7 @@ class Ansible:
 
     def playbook(
         self,
-        playbook: str | Path,
+        playbook: str | Path | CollectionPlaybook,
         extra_vars: Mapping[str, Any] | None = None,
         *,
         check: bool = False,
@@ -129,17 +133,18 @@ class Ansible:
         env: Mapping[str, str] | None = None,
         options: tuple[str, ...] = (),
     ) -> PlaybookRun:
-        """Run a playbook (a path, or YAML text written to a file first) and record every task result.
+        """Run a playbook (a path, a collection playbook's name, or YAML text written to a file first) and record
+        every task result.
 
         aws_url=True passes the endpoint the way a user would without module_defaults: AWS_URL.
         options are further command-line options, e.g. ("-i", inventory, "--forks", "2").
         """
         number = next(self._counter)
-        path = playbook if isinstance(playbook, Path) else self.write_playbook(playbook)
+        path = playbook if isinstance(playbook, (Path, CollectionPlaybook)) else self.write_playbook(playbook)
         results = self.workdir / f"results_{number}.jsonl"
         vars_file = self.workdir / f"vars_{number}.json"
         vars_file.write_text(json.dumps({"endpoint": self.endpoint, **(extra_vars or {})}))
-        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}", *options]
+        argv = [str(BIN / "ansible-playbook"), str(path), "-e", f"@{vars_file}", *interpreter_extra_vars(), *options]
         argv += ["--check"] * check + ["--diff"] * diff + ([f"-{'v' * verbosity}"] if verbosity else [])
         run_env = {
             **self.env,
@@ -159,7 +164,7 @@ class Ansible:
         self, module: str, args: Mapping[str, Any], *, check: bool = False, diff: bool = False, verbosity: int = 0
     ) -> AdhocRun:
         """`ansible localhost -m MODULE -a JSON`, endpoint from AWS_URL; parses the printed result."""
-        argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args)]
+        argv = [str(BIN / "ansible"), "localhost", "-m", module, "-a", json.dumps(args), *interpreter_extra_vars()]
         argv += ["--check"] * check + ["--diff"] * diff + ([f"-{'v' * verbosity}"] if verbosity else [])
         completed = self._run(argv, {**self.env, "AWS_URL": self.endpoint})
         assert_clean(completed.stdout + completed.stderr)

@@ -8,11 +8,21 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.helpers import fingerprint, server_certificates, upload
+from tools.harness import target_python
 
 pytestmark = pytest.mark.e2e
 
 MODULE = "certops.aws.iam_signing_certificate"
 INFO = "certops.aws.iam_signing_certificate_info"
+
+
+def test_modules_run_with_the_target_python(ansible):
+    """The matrix's target cells point CERTOPS_TARGET_PYTHON at another venv: modules must really run there,
+    for the implicit localhost too (which otherwise takes the controller's Python)."""
+    run = ansible.adhoc("ansible.builtin.setup", {"filter": "ansible_python", "gather_subset": ["!all"]})
+
+    assert run.status == "SUCCESS", run.output
+    assert run.result["ansible_facts"]["ansible_python"]["executable"] == target_python()
 
 
 def test_info_with_user_name(ansible, iam, user, pem_file):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.helpers import REPO, fingerprint, server_certificates
+from tests.e2e.helpers import CollectionPlaybook, fingerprint, server_certificates
 
 pytestmark = pytest.mark.e2e
 
-PLAYBOOK = REPO / "docs" / "playbooks" / "signing_certificates_demo.yml"
+PLAYBOOK = CollectionPlaybook("certops.aws.signing_certificates_demo")
 
 
 def test_example_playbook_rotates_once_then_changes_nothing(ansible, iam, user, pem_file):

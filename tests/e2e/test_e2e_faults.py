@@ -14,8 +14,8 @@ import urllib.parse
 import pytest
 
 from tests.e2e.helpers import USER, Ansible, fingerprint, server_certificates, upload
-from tests.harness import iam_client
 from tests.proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
+from tools.harness import iam_client
 
 pytestmark = pytest.mark.e2e
 

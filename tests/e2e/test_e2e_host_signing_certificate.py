@@ -25,9 +25,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.certs import make_certificate
 from tests.e2e.helpers import REPO, Ansible, PlaybookRun, fingerprint, run_tool, server_certificates, upload
 from tests.proxy import LoopbackProxy, aws_error
+from tools.certs import make_certificate
 
 pytestmark = pytest.mark.e2e
 

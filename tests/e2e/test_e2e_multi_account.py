@@ -1,5 +1,5 @@
 """Many accounts with ordinary Ansible: docs/examples/inventory.yml (one host per account, a profile each that
-assumes a role) and docs/examples/audit_expiring_certificates.yml, run with forks against the moto server.
+assumes a role) and playbooks/audit_expiring_certificates.yml, run with forks against the moto server.
 
 moto keeps separate state per account; credentials from STS AssumeRole on arn:aws:iam::<account>:role/...
 act in that account. The AWS config file is docs/examples/aws_config.example itself, with the STS endpoint
@@ -14,11 +14,12 @@ import shutil
 import boto3
 import pytest
 
-from tests.e2e.helpers import REPO, upload
+from tests.e2e.helpers import REPO, CollectionPlaybook, upload
 
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = REPO / "docs" / "examples"
+AUDIT = CollectionPlaybook("certops.aws.audit_expiring_certificates")
 
 
 @pytest.fixture
@@ -54,10 +55,10 @@ def test_audit_across_two_accounts_with_forks(ansible, moto_endpoint, aws_files,
     assert [u["UserName"] for u in production.list_users()["Users"]] == ["alice", "bob"]
     assert [u["UserName"] for u in development.list_users()["Users"]] == ["carol", "dave"]
 
-    reports = tmp_path / "reports"
+    reports = ansible.workdir / "reports"  # report_dir "reports", relative to where the command runs
     run = ansible.playbook(
-        EXAMPLES / "audit_expiring_certificates.yml",
-        {"iam_endpoint_url": moto_endpoint, "report_dir": str(reports), "expiring_within_days": 30},
+        AUDIT,
+        {"iam_endpoint_url": moto_endpoint, "report_dir": "reports", "expiring_within_days": 30},
         # Only the profiles may give credentials: the runner's dummy keys are blanked out.
         env={**aws_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
         options=("-i", str(EXAMPLES / "inventory.yml"), "--forks", "2"),
@@ -79,3 +80,41 @@ def test_audit_across_two_accounts_with_forks(ansible, moto_endpoint, aws_files,
     assert f"| development | carol | {carol} | Inactive |" in markdown
     assert "2 certificate(s) in 2 account(s)." in markdown
     assert "bob" not in markdown
+    assert f"Report written to {reports}" in run.stdout
+
+
+def inventory_with_a_broken_account(tmp_path):
+    """The example inventory, plus an account whose profile does not exist."""
+    inventory = tmp_path / "inventory.yml"
+    text = (EXAMPLES / "inventory.yml").read_text()
+    inventory.write_text(text + "    staging:\n      aws_profile: staging-audit-missing\n")
+    return inventory
+
+
+def test_a_failed_account_is_in_the_report_as_failed_and_fails_the_play(
+    ansible, moto_endpoint, aws_files, monkeypatch, pem_file, tmp_path
+):
+    for name, value in aws_files.items():
+        monkeypatch.setenv(name, value)
+    production = account_iam(moto_endpoint, "production-audit")
+    production.create_user(UserName="alice")
+    upload(production, pem_file("alice-soon", days=5)[1], user_name="alice")
+    for check in (True, False):
+        run = ansible.playbook(
+            AUDIT,
+            {"iam_endpoint_url": moto_endpoint, "report_dir": "reports"},
+            env={**aws_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+            options=("-i", str(inventory_with_a_broken_account(tmp_path)), "--forks", "3"),
+            check=check,
+        )
+        assert run.rc == 2, run.output
+        assert "staging                    : ok=" in run.stdout and "failed=1" in run.stdout
+        with open(ansible.workdir / "reports" / "expiring_signing_certificates.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        failed, *certificates = rows
+        assert (failed["account"], failed["status"]) == ("staging", "AUDIT FAILED")
+        assert failed["error"].startswith("ProfileNotFound: profile 'staging-audit-missing' is not in the AWS")
+        assert [(r["account"], r["user_name"]) for r in certificates] == [("production", "alice")]
+        markdown = (ansible.workdir / "reports" / "expiring_signing_certificates.md").read_text()
+        assert "1 account(s) could not be audited: staging." in markdown
+        (ansible.workdir / "reports" / "expiring_signing_certificates.csv").unlink()

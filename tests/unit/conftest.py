@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 from unittest import mock
@@ -9,11 +10,23 @@ from unittest import mock
 import boto3
 import botocore.client
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from moto import mock_aws
 
 from tests import faults
-from tests.certs import make_certificate
+from tools.certs import make_certificate
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core 2.17 and 2.18: AnsibleModule reads its arguments from basic._ANSIBLE_ARGS
+    from ansible.module_utils import basic
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        """What ansible-core 2.19's ansible.module_utils.testing.patch_module_args does, the classic way."""
+        serialized = json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", serialized):
+            yield
+
 
 WRITE_OPERATIONS = {"UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate"}
 

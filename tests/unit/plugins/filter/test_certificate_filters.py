@@ -6,7 +6,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.certops.aws.plugins.filter.certificate import FilterModule
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 FILTERS = FilterModule().filters()
 NEW_PEM = make_certificate("new-one")

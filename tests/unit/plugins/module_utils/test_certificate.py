@@ -23,7 +23,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     serial_hex,
     try_parse_certificate,
 )
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 PEM = make_certificate("fingerprint-me")
 NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)

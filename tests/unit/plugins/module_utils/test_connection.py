@@ -3,6 +3,8 @@ value came from, and a message naming the option for every malformed one."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ansible_collections.certops.aws.plugins.module_utils.connection import (
@@ -42,13 +44,25 @@ def test_retries_and_retry_mode_options():
         ({"endpoint_url": "iam.amazonaws.com"}, "endpoint_url 'iam.amazonaws.com' is not a URL"),
         ({"endpoint_url": "ftp://127.0.0.1"}, "endpoint_url 'ftp://127.0.0.1' is not a URL"),
         ({"endpoint_url": "http://"}, "endpoint_url 'http://' is not a URL"),
-        ({"endpoint_url": "http://127.0.0.1:5000\n"}, "endpoint_url 'http://127.0.0.1:5000\\n' is not a URL"),
+        (
+            {"endpoint_url": "http://127.0.0.1:5000\n"},
+            "endpoint_url 'http://127.0.0.1:5000\\n' has spaces or control characters",
+        ),
         ({"region": "us east 1"}, "region 'us east 1' is not a valid AWS region name"),
         ({"region": "-bad"}, "region '-bad' is not a valid AWS region name"),
         ({"aws_ca_bundle": "/no/such/bundle.pem"}, "aws_ca_bundle '/no/such/bundle.pem' is not a file"),
-        ({"aws_config": {"connect_timeout": 0}}, "aws_config.connect_timeout must be more than 0 seconds, got 0"),
-        ({"aws_config": {"read_timeout": -1.5}}, "aws_config.read_timeout must be more than 0 seconds"),
-        ({"aws_config": {"max_pool_connections": 0}}, "aws_config.max_pool_connections must be 1 or more, got 0"),
+        (
+            {"aws_config": {"connect_timeout": 0}},
+            "aws_config.connect_timeout must be more than 0 and at most 3600 seconds, got 0",
+        ),
+        (
+            {"aws_config": {"read_timeout": -1.5}},
+            "aws_config.read_timeout must be more than 0 and at most 3600 seconds",
+        ),
+        (
+            {"aws_config": {"max_pool_connections": 0}},
+            "aws_config.max_pool_connections must be between 1 and 1000, got 0",
+        ),
         (
             {"aws_config": {"retries": {"total_max_attempts": 0}}},
             "aws_config.retries.total_max_attempts must be between 1 and 20",
@@ -59,7 +73,7 @@ def test_retries_and_retry_mode_options():
         ({"aws_config": {"proxies": {"https": "http://p\r\n"}}}, "aws_config.proxies.https must be one line"),
         (
             {"aws_config": {"proxies_config": {"proxy_ca_bundle": ["x"]}}},
-            "aws_config.proxies_config.proxy_ca_bundle must be a string or a boolean",
+            "aws_config.proxies_config.proxy_ca_bundle must be a string, got list",
         ),
     ],
 )
@@ -91,9 +105,11 @@ def test_endpoint_url_option_and_botocore_environment(monkeypatch):
     assert iam_client({}).meta.endpoint_url == "http://127.0.0.1:7654"
 
 
-def test_a_malformed_botocore_endpoint_variable_is_named(monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", "not a url")
-    with pytest.raises(ConnectionSettingsError, match="AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config"):
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL"])
+@pytest.mark.parametrize("value", ["not a url", "ftp://127.0.0.1:9", "http://127.0.0.1:99999"])
+def test_a_malformed_botocore_endpoint_variable_is_named(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConnectionSettingsError, match=f"the environment variable {variable} '{re.escape(value)}'"):
         iam_client({})
 
 

@@ -15,7 +15,7 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
     invalid_certificate_id,
     invalid_user_name,
 )
-from tests.certs import make_certificate
+from tools.certs import make_certificate
 
 UPLOADED = datetime.datetime(2026, 11, 1, 10, 0, tzinfo=datetime.timezone.utc)
 

@@ -18,7 +18,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     slots_missing,
     validity_refusal,
 )
-from tests.certs import make_certificate
+from tools.certs import make_certificate
 
 UPLOADED = datetime.datetime(2026, 11, 1, 10, 0, tzinfo=datetime.timezone.utc)
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -94,3 +94,17 @@ def test_expiring_within_is_exact_and_never_matches_an_unreadable_expiry():
         datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc),
     )
     assert not expiring_within({"not_after": None}, 30, NOW)
+
+
+def test_a_private_key_stored_beside_a_certificate_is_never_returned():
+    """IAM may hold what another tool sent: the key is left out, the certificate is parsed and shown alone."""
+    from tools.certs import private_key_pem
+
+    body = make_certificate("stored-with-key", days=30)
+    key = private_key_pem()
+    for stored in (body + key, key + body, body + key.split("-----END")[0]):
+        described = record(raw("K" * 24, stored), NOW)
+        assert described["fingerprint_sha256"] == load_certificate(body).fingerprint_sha256
+        assert described["certificate_body"] == load_certificate(body).pem
+        assert "PRIVATE KEY" not in described["certificate_body"]
+    assert record(raw("L" * 24, key), NOW)["certificate_body"] is None

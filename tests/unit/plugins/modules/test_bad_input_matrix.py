@@ -12,12 +12,12 @@ import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
-from tests.certs import make_certificate, private_key_pem
+from tools.certs import make_certificate, private_key_pem
 
 GOOD = make_certificate("matrix-good")
 SECOND = make_certificate("matrix-second")
 BIG = make_certificate("matrix-big", extra_bytes=13000)
-DER_AS_TEXT = base64.b64decode("".join(GOOD.splitlines()[1:-1])).decode("latin-1")
+DER_AS_TEXT = base64.b64decode("".join(GOOD.splitlines()[1:-1])).decode("latin-1")  # holds NUL characters
 
 IP, BODY = "InvalidParameters", "InvalidCertificateBody"
 CERTIFICATE_CASES = [
@@ -37,7 +37,8 @@ CERTIFICATE_CASES = [
     ({"certificate_body": "x" * 16385}, "certificate_body is not PEM", BODY),
     ({"certificate_body": BIG}, "characters long as a PEM block; IAM accepts at most 16384", BODY),
     ({"certificate_body": "".join(GOOD.splitlines()[1:-1])}, "It looks like bare base64", BODY),
-    ({"certificate_body": DER_AS_TEXT}, "convert it with 'openssl x509 -inform der", BODY),
+    ({"certificate_body": DER_AS_TEXT}, "certificate_body holds a NUL character: no option takes binary data", IP),
+    ({"certificate_body": DER_AS_TEXT}, "convert it with 'openssl x509 -inform der", IP),
     ({"certificate_body": GOOD[: len(GOOD) // 2]}, "certificate_body is not complete PEM", BODY),
     ({"certificate_body": GOOD + SECOND}, "certificate_body holds 2 certificates (a chain)", BODY),
     ({"certificate_body": GOOD.replace("MII", "M!I")}, "certificate_body is not valid PEM", BODY),
@@ -69,11 +70,16 @@ CERTIFICATE_CASES = [
         "argument 'connect_timeout' is of type str found in 'aws_config'",
         IP,
     ),
-    ({"aws_config": {"connect_timeout": 0}}, "aws_config.connect_timeout must be more than 0 seconds, got 0", IP),
+    (
+        {"aws_config": {"connect_timeout": 0}},
+        "aws_config.connect_timeout must be more than 0 and at most 3600 seconds, got 0",
+        IP,
+    ),
     ({"aws_config": {"retries": {"mode": "eager"}}}, "value of mode must be one of: standard, adaptive, legacy", IP),
     ({"aws_config": {"retries": {"total_max_attempts": 99}}}, "aws_config.retries.total_max_attempts must be", IP),
     ({"aws_config": {"proxies": {"https": ["x"]}}}, "aws_config.proxies.https must be a string, got list", IP),
-    ({"aws_config": "nonsense"}, "dictionary requested", IP),
+    ({"aws_config": "nonsense"}, "aws_config must be a mapping of its settings, got str", IP),
+    ({"aws_config": {"retries": 3}}, "aws_config.retries must be a mapping of its settings, got int", IP),
     ({"endpoint_url": "localhost:5000"}, "endpoint_url 'localhost:5000' is not a URL", IP),
     ({"region": "us_east_1!"}, "region 'us_east_1!' is not a valid AWS region name", IP),
     ({"aws_ca_bundle": "/nonexistent/ca.pem"}, "aws_ca_bundle '/nonexistent/ca.pem' is not a file", IP),
@@ -84,9 +90,11 @@ INFO_CASES = [
     ({"max_concurrency": 0, "all_users": True}, "max_concurrency must be between 1 and 64, got 0", IP),
     ({"max_concurrency": 65, "all_users": True}, "max_concurrency must be between 1 and 64, got 65", IP),
     ({"max_concurrency": "many"}, "max_concurrency", IP),
-    ({"expiring_within_days": -1}, "expiring_within_days must be 0 or more, got -1", IP),
+    ({"expiring_within_days": -1}, "expiring_within_days must be between 0 and 36500, got -1", IP),
+    ({"expiring_within_days": 10**10}, "expiring_within_days must be between 0 and 36500, got 10000000000", IP),
     ({"expiring_within_days": "soon"}, "expiring_within_days", IP),
-    ({"status": "sleeping"}, "value of status must be one of: Active, Inactive, got: sleeping", IP),
+    ({"status": "sleeping"}, "status must be Active or Inactive (in any case), got 'sleeping'", IP),
+    ({"status": ""}, "status must be Active or Inactive (in any case), got ''", IP),
     ({"user_name": "a b"}, "user_name 'a b' is not a valid IAM user name", IP),
     ({"user_name": "ālice"}, "user_name 'ālice' is not a valid IAM user name", IP),
     ({"certificate_id": "x"}, "certificate_id 'x' is not a valid signing certificate ID", IP),

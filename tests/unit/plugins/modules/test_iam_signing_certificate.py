@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as module
-from tests.certs import private_key_pem
 from tests.unit.conftest import server_certificates
+from tools.certs import private_key_pem
 
 
 @pytest.fixture
@@ -86,7 +86,8 @@ def test_check_mode_upload_predicts_and_writes_nothing(iam, run, calls, body):
     assert result["certificate"]["status"] == "Active"
     assert result["certificate"]["subject"] == "O=certops,CN=alice-1"
     assert result["certificate"]["fingerprint_sha256"]
-    assert calls == ["ListSigningCertificates"]
+    # The user's certificates, then every user's, to know whether another user holds it (IAM's answer for real).
+    assert calls == ["ListSigningCertificates", "ListUsers", "ListSigningCertificates"]
     assert server_certificates(iam) == {}
 
 
@@ -334,3 +335,24 @@ def test_secret_key_is_not_shown(iam, run, body):
     )
     output = json.dumps(result)
     assert "s3cr3t-value" not in output and "t0ken-value" not in output
+
+
+def test_check_mode_says_why_the_id_of_a_predicted_upload_is_null(iam, run, body):
+    predicted = run(module, {"user_name": "alice", "certificate_body": body}, check_mode=True)
+    assert predicted["certificate"]["certificate_id"] is None
+    assert "null because IAM chooses them at upload" in predicted["msg"]
+    # The next task of a check-mode run, given that predicted (null) ID, says why it has nothing to go on.
+    chained = run(
+        module,
+        {"user_name": "alice", "certificate_id": predicted["certificate"]["certificate_id"], "state": "inactive"},
+        check_mode=True,
+    )
+    assert chained["failed"] and chained["error_code"] == "InvalidParameters"
+    assert chained["msg"].startswith("one of the following is required: certificate_body, certificate_id")
+    assert (
+        "certificate_id was given as null; in check mode, the ID of a certificate that an earlier task"
+        in (chained["msg"])
+    )
+    assert "identify the certificate by certificate_body instead" in chained["msg"]
+    real = run(module, {"user_name": "alice", "certificate_body": body})
+    assert "msg" not in real

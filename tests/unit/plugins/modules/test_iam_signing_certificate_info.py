@@ -58,6 +58,8 @@ def test_all_users_sorted_by_user_then_upload(account, run, calls):
     [
         ({"status": "Active"}, ["alice-soon", "bob"]),
         ({"status": "Inactive"}, ["alice-later"]),
+        ({"status": "active"}, ["alice-soon", "bob"]),
+        ({"status": "INACTIVE"}, ["alice-later"]),
         ({"expiring_within_days": 30}, ["alice-soon"]),
         ({"expiring_within_days": 60}, ["alice-soon", "bob"]),
         ({"expiring_within_days": 0}, []),

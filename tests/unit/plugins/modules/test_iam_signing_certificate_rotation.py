@@ -9,9 +9,9 @@ import pytest
 
 from ansible_collections.certops.aws.plugins.module_utils.iam import SigningCertificates
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as module
-from tests.certs import private_key_pem
 from tests.unit.conftest import server_certificates
 from tests.unit.plugins.modules.test_iam_signing_certificate import upload_directly
+from tools.certs import private_key_pem
 
 OUTCOME = ("user_name", "rotated", "retired", "deleted_to_make_room", "failed", "changed")
 

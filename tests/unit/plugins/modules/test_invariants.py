@@ -10,9 +10,9 @@ import pytest
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate as certificate_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as rotation_module
-from tests.certs import make_certificate, private_key_pem
 from tests.unit.conftest import server_certificates
 from tests.unit.plugins.modules.test_iam_signing_certificate import upload_directly
+from tools.certs import make_certificate, private_key_pem
 
 KEY = private_key_pem()
 KEY_LINES = [line for line in KEY.splitlines() if not line.startswith("-----")]

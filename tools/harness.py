@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import shlex
@@ -20,6 +21,20 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The Python that runs the modules. By default the controller's own (the venv with ansible-core, boto3 and
+# moto); the version matrix points it at another venv that holds only requirements.txt.
+TARGET_PYTHON_VARIABLE = "CERTOPS_TARGET_PYTHON"
+
+
+def target_python() -> str:
+    """The interpreter the modules run with: $CERTOPS_TARGET_PYTHON if set (it must exist), else this one."""
+    configured = os.environ.get(TARGET_PYTHON_VARIABLE)
+    if not configured:
+        return sys.executable
+    if not os.access(configured, os.X_OK):
+        raise RuntimeError(f"{TARGET_PYTHON_VARIABLE}={configured!r} is not an executable Python interpreter")
+    return configured
+
 
 # Dummy credentials, and no shared config or credentials file: a user's ~/.aws is never read.
 DUMMY_AWS_ENVIRONMENT = {
@@ -101,7 +116,8 @@ def iam_client(endpoint: str) -> Any:
 
 def ansible_environment(home: Path, collections_path: Path | None = None) -> dict[str, str]:
     """The environment of an ansible process: dummy credentials, no ~/.aws, no user or system ansible.cfg,
-    a private ANSIBLE_HOME, the venv's python for modules, and only the given collections path."""
+    a private ANSIBLE_HOME, the target Python for modules (see target_python), and only the given collections
+    path. The implicit localhost ignores ANSIBLE_PYTHON_INTERPRETER: pass interpreter_extra_vars() as well."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -118,8 +134,8 @@ def ansible_environment(home: Path, collections_path: Path | None = None) -> dic
             "ANSIBLE_HOME": str(home),
             "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
             "ANSIBLE_REMOTE_TEMP": str(home / "remote_tmp"),
-            # Interpreter discovery picks a broken python on this machine; the venv's has boto3.
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            # Interpreter discovery picks a broken python on this machine; the target's has boto3.
+            "ANSIBLE_PYTHON_INTERPRETER": target_python(),
             "ANSIBLE_LOCALHOST_WARNING": "false",
             "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
             "ANSIBLE_RETRY_FILES_ENABLED": "false",
@@ -131,6 +147,12 @@ def ansible_environment(home: Path, collections_path: Path | None = None) -> dic
     return env
 
 
+def interpreter_extra_vars() -> list[str]:
+    """Command-line options that make every host, the implicit localhost and inventory hosts that name their own
+    interpreter included, run modules with target_python(): extra vars win over every other setting."""
+    return ["-e", json.dumps({"ansible_python_interpreter": target_python()})]
+
+
 def _galaxy(env: dict[str, str], *args: str) -> None:
     argv = [str(BIN / "ansible-galaxy"), "collection", *args]
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
@@ -139,8 +161,8 @@ def _galaxy(env: dict[str, str], *args: str) -> None:
 
 
 def dependency_collections() -> Path:
-    """The collections galaxy.yml depends on, offline (tests/dependencies.py), kept beside this Python's venv."""
-    from tests.dependencies import ensure
+    """The collections galaxy.yml depends on, offline (tools/dependencies.py), kept beside this Python's venv."""
+    from tools.dependencies import ensure
 
     return ensure(Path(sys.prefix) / "collections")
 

@@ -6,7 +6,7 @@ ansible_collections/community/crypto/ folder extracted into DIR/ansible_collecti
 ANSIBLE_COLLECTIONS_PATH, or be where `ansible-galaxy collection install` puts certops.aws, which then finds its
 dependency already installed and does not ask Galaxy.
 
-    python -m tests.dependencies DIR     # idempotent: does nothing when DIR already holds the pinned versions
+    python -m tools.dependencies DIR     # idempotent: does nothing when DIR already holds the pinned versions
 """
 
 from __future__ import annotations

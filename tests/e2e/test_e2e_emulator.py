@@ -1,0 +1,125 @@
+"""`make emulator` as the getting-started guide walks through it: start it, export what it prints, run one's own
+playbook and an ad hoc command, run the multi-account example by its recipe, stop it with Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import TIMEOUT, assert_clean, fingerprint
+from tools.harness import REPO, iam_client
+
+pytestmark = pytest.mark.e2e
+
+EXPORT = re.compile(r"^export (\w+)=(.*)$")
+
+
+def source(script: Path, home: Path) -> dict[str, str]:
+    """The environment a shell has after `source script`, starting from a minimal one (a home of its own)."""
+    base = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        ["bash", "-c", f"source {script} && env -0"], env=base, capture_output=True, check=True, timeout=30
+    )
+    return dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
+
+
+@pytest.fixture
+def emulator(tmp_path):
+    """tools/emulator.py running as `make emulator` runs it; yields (printed text, state directory)."""
+    state = tmp_path / "emulator"
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "tools" / "emulator.py")],
+        cwd=REPO,
+        env={**os.environ, "CERTOPS_EMULATOR_STATE": str(state), "CERTOPS_EMULATOR_PORT": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Stop the emulator with Ctrl-C"):
+            break
+    printed = "".join(lines)
+    try:
+        assert "Stop the emulator with Ctrl-C" in printed, printed
+        yield printed, state, process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+
+
+def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emulator, tmp_path, pem_file):
+    printed, state, process = emulator
+    exported = dict(EXPORT.match(line).groups() for line in printed.splitlines() if EXPORT.match(line))
+    endpoint = exported["AWS_URL"]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", endpoint)
+    assert exported["AWS_ACCESS_KEY_ID"] == "testing" and exported["AWS_CONFIG_FILE"] == os.devnull
+    env = source(state / "env.sh", tmp_path)
+    assert env["AWS_URL"] == endpoint and env["ANSIBLE_COLLECTIONS_PATH"] == str(state / "collections")
+    assert env["PATH"].startswith(str(Path(sys.executable).parent))
+
+    # One's own playbook, in one's own directory, found by nothing but the exported environment.
+    work = tmp_path / "mine"
+    work.mkdir()
+    _path, pem = pem_file("bob-own")
+    (work / "bob.pem").write_text(pem)
+    (work / "site.yml").write_text(
+        "- name: Mine\n  hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: Upload bob's certificate\n      certops.aws.iam_signing_certificate:\n"
+        "        user_name: bob\n        certificate_body: \"{{ lookup('ansible.builtin.file', 'bob.pem') }}\"\n"
+    )
+    run = subprocess.run(
+        ["ansible-playbook", "site.yml"], cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert_clean(run.stdout + run.stderr)
+    listed = iam_client(endpoint).list_signing_certificates(UserName="bob")["Certificates"]
+    assert [fingerprint(c["CertificateBody"]) for c in listed] == [fingerprint(pem)]
+
+    adhoc = subprocess.run(
+        ["ansible", "localhost", "-m", "certops.aws.iam_signing_certificate_info", "-a", "user_name=bob"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert adhoc.returncode == 0 and "localhost | SUCCESS" in adhoc.stdout, adhoc.stdout + adhoc.stderr
+    assert_clean(adhoc.stdout + adhoc.stderr)
+
+    # The multi-account example by its recipe, exactly as printed.
+    recipe = printed.split("For the multi-account example", 1)[1]
+    command = re.search(r"^  (ansible-playbook .*?)\n\n", recipe, re.M | re.S).group(1).replace("\\\n", " ")
+    multi = source(state / "multi-account.sh", tmp_path)
+    audit = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, env=multi, capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert_clean(audit.stdout + audit.stderr)
+    report = REPO / "reports" / "expiring_signing_certificates.csv"
+    try:
+        with open(report, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    finally:
+        for written in (REPO / "reports").glob("expiring_signing_certificates.*"):
+            written.unlink()
+        (REPO / "reports").rmdir()
+    assert sorted((r["account"], r["user_name"]) for r in rows) == [("development", "carol"), ("production", "alice")]
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    assert "emulator stopped" in process.stdout.read()
