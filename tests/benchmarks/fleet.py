@@ -37,7 +37,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tools import harness
 from tests.benchmarks.common import (
     HERE,
     PYTHON,
@@ -51,6 +50,7 @@ from tests.benchmarks.common import (
     run_metered,
 )
 from tests.proxy import LoopbackProxy
+from tools import harness
 
 # The collection's playbook (playbooks/rotate_signing_certificates.yml), run by its name as the guides say.
 PLAYBOOK = "certops.aws.rotate_signing_certificates"
