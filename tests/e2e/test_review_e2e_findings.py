@@ -1,7 +1,7 @@
 """Adversarial review of issues 10 and 12, end to end: findings that need real ansible-playbook runs (the role,
 the documented playbook, controller-side validation). Each test failed on the code as reviewed (the docstring's
 "Broken:" says how) and guards the promise since it was fixed. The in-process findings are in
-tests/review/test_review_findings.py.
+tests/unit/test_review_findings.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Adversarial review of issue 10 (and the fleet rotation of issue 12): one test per broken promise.
 
 Every test here failed on the code as reviewed (the docstring's "Broken:" says how) and guards the promise
-since it was fixed. They run in process against moto (the unit fixtures, see conftest.py); the end-to-end
+since it was fixed. They run in process against moto (the unit fixtures); the end-to-end
 findings are in tests/e2e/test_review_e2e_findings.py.
 """
 
