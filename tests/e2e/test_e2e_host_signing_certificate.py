@@ -546,7 +546,14 @@ def test_a_failure_at_the_retirement_keeps_the_old_pair_until_a_rerun_retires_it
 
 def test_ansible_doc_renders_the_role_and_the_example_inventory_parses(ansible_env):
     completed = run_tool(ansible_env, "ansible-doc", "-t", "role", "certops.aws.host_signing_certificate")
-    assert completed.returncode == 0 and "[WARNING]" not in completed.stderr, completed.stderr
+    # ansible-core 2.21 warns about its own internal collection (ansible._protomatter, which has no MANIFEST.json)
+    # on every `ansible-doc -t role`, whatever the role: that one is not ours to fix.
+    warnings = [
+        line
+        for line in completed.stderr.splitlines()
+        if line.startswith("[WARNING]") and "/ansible/_internal/ansible_collections/ansible/_protomatter'" not in line
+    ]
+    assert completed.returncode == 0 and not warnings, completed.stderr
     text = completed.stdout.replace("*", "")  # ansible-doc marks names with * when it cannot colour them
     assert text.startswith("> ROLE: certops.aws.host_signing_certificate "), text[:200]
     assert "ENTRY POINT: main - Rotate an IAM user's signing certificate" in text
