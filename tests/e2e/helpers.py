@@ -25,6 +25,20 @@ NO_ENDPOINT = "http://127.0.0.1:9"
 TIMEOUT = 300
 
 
+def localhost_play(name: str, body: str) -> str:
+    """A play on localhost whose certops.aws modules reach the test server (the extra var `endpoint`) through
+    `module_defaults: group/certops.aws.aws`; body is the rest of the play (its tasks or roles), unindented."""
+    head = textwrap.dedent(f"""\
+        - name: {name}
+          hosts: localhost
+          gather_facts: false
+          module_defaults:
+            group/certops.aws.aws:
+              endpoint_url: "{{{{ endpoint }}}}"
+        """)
+    return head + textwrap.indent(textwrap.dedent(body), "  ")
+
+
 def base_env(home: Path, collections_path: Path | None = None) -> dict[str, str]:
     """The environment of every ansible process: dummy credentials, no ~/.aws, only the installed collection,
     and an IAM endpoint where nothing listens unless the play names one."""

@@ -13,26 +13,23 @@ import urllib.parse
 
 import pytest
 
-from tests.e2e.helpers import USER, Ansible, fingerprint, server_certificates, upload
+from tests.e2e.helpers import USER, Ansible, fingerprint, localhost_play, server_certificates, upload
 from tests.proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
 from tools.harness import iam_client
 
 pytestmark = pytest.mark.e2e
 
-UPLOAD_PLAY = """\
-- name: Put one signing certificate on a user
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/certops.aws.aws:
-      endpoint_url: "{{ endpoint }}"
-  tasks:
-    - name: upload
-      certops.aws.iam_signing_certificate:
-        user_name: "{{ user }}"
-        certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
-        state: "{{ wanted_state | default('present') }}"
-"""
+UPLOAD_PLAY = localhost_play(
+    "Put one signing certificate on a user",
+    """\
+    tasks:
+      - name: upload
+        certops.aws.iam_signing_certificate:
+          user_name: "{{ user }}"
+          certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
+          state: "{{ wanted_state | default('present') }}"
+    """,
+)
 
 
 class FailFirst:

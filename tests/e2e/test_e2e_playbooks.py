@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.helpers import Ansible, PlaybookRun, fingerprint, server_certificates, upload
+from tests.e2e.helpers import Ansible, PlaybookRun, fingerprint, localhost_play, server_certificates, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +31,14 @@ certificate_id: "{{ cert_id }}"
 
 def transition_play(module_args: str) -> str:
     """A play: the task under test ('change'), then the info module on the same user ('confirm')."""
-    head = """\
-- name: Signing certificate transition
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/certops.aws.aws:
-      endpoint_url: "{{ endpoint }}"
-  tasks:
-    - name: change
-      certops.aws.iam_signing_certificate:
-"""
+    head = localhost_play(
+        "Signing certificate transition",
+        """\
+        tasks:
+          - name: change
+            certops.aws.iam_signing_certificate:
+        """,
+    )
     tail = """\
     - name: confirm
       certops.aws.iam_signing_certificate_info:
@@ -223,13 +220,9 @@ def test_absent_when_already_gone_changes_nothing(ansible, iam, user, pem_file):
     _other_path, other_pem = pem_file("unrelated")
     kept_id = upload(iam, other_pem)
     kept = {kept_id: {"status": "Active", "fingerprint": fingerprint(other_pem)}}
-    play = textwrap.dedent("""\
-        - name: Absent when already gone
-          hosts: localhost
-          gather_facts: false
-          module_defaults:
-            group/certops.aws.aws:
-              endpoint_url: "{{ endpoint }}"
+    play = localhost_play(
+        "Absent when already gone",
+        """\
           tasks:
             - name: by body, never uploaded
               certops.aws.iam_signing_certificate:
@@ -249,7 +242,8 @@ def test_absent_when_already_gone_changes_nothing(ansible, iam, user, pem_file):
             - name: confirm
               certops.aws.iam_signing_certificate_info:
                 user_name: "{{ user }}"
-        """)
+        """,
+    )
     extra = {"user": user, "cert": str(path)}
     names = ("by body, never uploaded", "by an ID the user does not have", "of a user that does not exist")
 

@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     CollectionPlaybook,
     PlaybookRun,
     fingerprint,
+    localhost_play,
     server_certificates,
     upload,
 )
@@ -323,16 +324,7 @@ def test_bad_variables_fail_before_any_call(ansible, moto_endpoint, iam, user, p
         **variables,
     }
     role_vars = {key: value for key, value in role_vars.items() if value is not None}
-    play = """\
-- name: Rotation with bad variables
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/certops.aws.aws:
-      endpoint_url: "{{ endpoint }}"
-  roles:
-    - role: certops.aws.signing_certificate_rotation
-"""
+    play = localhost_play("Rotation with bad variables", "roles:\n  - role: certops.aws.signing_certificate_rotation\n")
     run = ansible.playbook(play, role_vars)
     assert run.rc == 2, run.output
     if isinstance(expected, re.Pattern):

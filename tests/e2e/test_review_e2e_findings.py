@@ -10,26 +10,23 @@ import json
 
 import pytest
 
-from tests.e2e.helpers import USER, CollectionPlaybook, fingerprint, server_certificates, upload
+from tests.e2e.helpers import USER, CollectionPlaybook, fingerprint, localhost_play, server_certificates, upload
 from tools.certs import private_key_pem
 
 pytestmark = pytest.mark.e2e
 
 PLAYBOOK = CollectionPlaybook("certops.aws.rotate_signing_certificates")
 
-ROLE_PLAY = """\
-- name: The rotation role with the given variables
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/certops.aws.aws:
-      endpoint_url: "{{ endpoint }}"
-  tasks:
-    - name: Rotate
-      ansible.builtin.include_role:
-        name: certops.aws.signing_certificate_rotation
-      vars: %s
-"""
+ROLE_PLAY = localhost_play(
+    "The rotation role with the given variables",
+    """\
+    tasks:
+      - name: Rotate
+        ansible.builtin.include_role:
+          name: certops.aws.signing_certificate_rotation
+        vars: %s
+    """,
+)
 
 
 def test_review_documented_playbook_reads_relative_paths_from_the_working_directory(
