@@ -18,8 +18,9 @@ Every venv installs its requirement files constrained by requirements/lock/<venv
 brings any package the lock does not pin: the matrix runs exactly what is committed. A venv is reused while its
 Python, requirement files and lock are unchanged. A cell that passed on the same commit, with a clean work tree
 and the same venvs, is not run again (its earlier result is reported as such; `--fresh` runs every cell): so
-`make matrix` after .ci/run in the same clone does not run again the cells CI ran (controller-2.17, floors-3.9). The summary (cells, versions,
-tests, result, time) is written to .matrix/summary.md after every cell and printed at the end. Exits non-zero when
+`make matrix` after .ci/run in the same clone does not run again the cells CI ran (controller-2.17, floors-3.9).
+The summary (cells, versions, tests, result, time) is written to .matrix/summary.md after every cell and printed
+at the end. Exits non-zero when
 any cell failed.
 """
 
