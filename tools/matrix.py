@@ -20,8 +20,7 @@ Python, requirement files and lock are unchanged. A cell that passed on the same
 and the same venvs, is not run again (its earlier result is reported as such; `--fresh` runs every cell): so
 `make matrix` after .ci/run in the same clone does not run again the cells CI ran (controller-2.17, floors-3.9).
 The summary (cells, versions, tests, result, time) is written to .matrix/summary.md after every cell and printed
-at the end. Exits non-zero when
-any cell failed.
+at the end. Exits non-zero when any cell failed.
 """
 
 from __future__ import annotations
