@@ -593,3 +593,47 @@ def test_a_run_that_died_after_the_switch_checks_the_consumer_before_retiring(fl
     assert host_pair(b) == new and statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
     assert sorted(os.listdir(b)) == ["current", "pairs", "signing.key", "signing.pem"]
     assert os.listdir(b / "pairs") == ["new"]
+
+
+def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fleet, iam, moto_endpoint):
+    # force is given for one run (as documented); that run dies after the upload (host-b) or at the retirement
+    # (host-c). The certificates of the old pairs are far from expiry: only the force made them due.
+    b = fleet.add("host-b", verify_retries=1, verify_delay=0)
+    c = fleet.add("host-c")
+    old = {name: make_pair(f"{name}-old", days=300) for name in ("host-b", "host-c")}
+    old_ids = {}
+    for name, directory in (("host-b", b), ("host-c", c)):
+        write_pair(directory, old[name])
+        old_ids[name] = upload(iam, old[name].cert, user_name=fleet.user(name))
+    uploads = []
+
+    def fail_after_upload_or_at_retirement(request):
+        user = request.param("UserName")
+        if request.action == "UploadSigningCertificate":
+            uploads.append(user)
+        elif request.action == "UpdateSigningCertificate":
+            return aws_error("ServiceFailure", "injected failure at the retirement", 500)
+        elif request.action == "ListSigningCertificates" and user == fleet.user("host-b") and user in uploads:
+            return aws_error("ServiceFailure", "injected failure after the upload", 500)
+        return None
+
+    with LoopbackProxy(moto_endpoint, fault=fail_after_upload_or_at_retirement) as proxy:
+        broken = fleet.run(endpoint=proxy.url, host_signing_certificate_force=True)
+    assert broken.rc == 2 and recap(broken)["host-b"]["failed"] == 1 and recap(broken)["host-c"]["failed"] == 1
+    assert host_pair(b) == old["host-b"] and host_pair(c) != old["host-c"]
+
+    preview = fleet.run(check=True)
+    assert all(results(preview)[name]["retired"] == [old_ids[name]] for name in ("host-b", "host-c")), preview.stdout
+    finished = fleet.run()
+    assert finished.rc == 0, finished.output
+    for name in ("host-b", "host-c"):
+        directory = fleet.dir(name)
+        new = host_pair(directory)
+        assert new.key != old[name].key
+        new_id = id_of(iam, fleet.user(name), new.cert)
+        # The host signs with its new pair alone: the old certificate is retired, the old key is gone.
+        assert statuses(iam, fleet.user(name)) == {old_ids[name]: "Inactive", new_id: "Active"}, name
+        assert results(finished)[name]["retired"] == [old_ids[name]], name
+        assert sorted(os.listdir(directory)) == ["current", "pairs", "signing.key", "signing.pem"], name
+        assert all(old[name].key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
+    assert all(counts["changed"] == 0 for counts in recap(fleet.run()).values())
