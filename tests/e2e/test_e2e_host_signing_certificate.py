@@ -145,6 +145,7 @@ class Fleet:
         self, *, check: bool = False, verbosity: int = 0, endpoint: str | None = None, forks: int = 4, **extra: Any
     ) -> PlaybookRun:
         inventory = self.root / "inventory.json"
+        self.root.mkdir(parents=True, exist_ok=True)
         inventory.write_text(json.dumps({"signing_hosts": {"hosts": self.hosts}}))
         return self.ansible.playbook(
             PLAYBOOK,
@@ -637,3 +638,30 @@ def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fle
         assert sorted(os.listdir(directory)) == ["current", "pairs", "signing.key", "signing.pem"], name
         assert all(old[name].key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
     assert all(counts["changed"] == 0 for counts in recap(fleet.run()).values())
+
+
+def test_a_subject_the_certificate_cannot_carry_stops_the_host_before_anything_is_written(fleet, iam):
+    # The default subject CN=<user name> of a user name longer than 64 characters (IAM allows 128; X.509 allows a
+    # common name of 64), an unknown attribute, a country that is not two letters.
+    problems = {
+        "host-a": ({"user_name": "u" * 70}, "commonName"),
+        "host-b": ({"subject": {"commonName": "b", "favouriteColour": "blue"}}, "favouriteColour"),
+        "host-c": ({"subject": {"commonName": "c", "countryName": "USA"}}, "countryName"),
+    }
+    for name, (variables, _) in problems.items():
+        fleet.add(name, **variables)
+    fine = fleet.add("host-d", subject={"commonName": 'd, "x=y" ü', "organizationName": "A=B, C"})
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        for name, (_, word) in problems.items():
+            assert recap(run)[name]["failed"] == 1, name
+            message = failure(run, name)
+            assert "host_signing_certificate_subject" in message and word in message, message
+            assert "Traceback" not in run.output
+            assert not fleet.dir(name).exists(), name
+            assert statuses(iam, fleet.user(name)) == {}, name
+        assert recap(run)["host-d"]["failed"] == 0
+    subject = x509.load_pem_x509_certificate(host_pair(fine).cert.encode()).subject
+    assert subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == 'd, "x=y" ü'
+    assert subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "A=B, C"
