@@ -665,3 +665,18 @@ def test_a_subject_the_certificate_cannot_carry_stops_the_host_before_anything_i
     subject = x509.load_pem_x509_certificate(host_pair(fine).cert.encode()).subject
     assert subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == 'd, "x=y" ü'
     assert subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "A=B, C"
+
+
+def test_hosts_whose_user_names_differ_only_in_case_share_one_iam_user_and_both_stop(fleet, iam):
+    # IAM user names are unique regardless of case ("Shared" and "shared" name one user): two such hosts would
+    # retire each other's certificates.
+    g = fleet.add("host-g", user_name="Shared")
+    h = fleet.add("host-h", create_user=False, user_name="shared")
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        assert "IAM user Shared is also the user of host-h in this play: one IAM user per host" in failure(
+            run, "host-g"
+        )
+        assert "IAM user shared is also the user of host-g in this play" in failure(run, "host-h")
+        assert not g.exists() and not h.exists() and statuses(iam, "Shared") == {}
