@@ -680,3 +680,14 @@ def test_hosts_whose_user_names_differ_only_in_case_share_one_iam_user_and_both_
         )
         assert "IAM user shared is also the user of host-g in this play" in failure(run, "host-h")
         assert not g.exists() and not h.exists() and statuses(iam, "Shared") == {}
+
+
+def test_a_validity_beyond_the_year_9999_stops_the_host_with_a_message_naming_the_option(fleet, iam):
+    f = fleet.add("host-f", validity_days=10**7)
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        message = failure(run, "host-f")
+        assert "host_signing_certificate_validity_days must be at most" in message, message
+        assert "cannot be valid after 9999-12-31; nothing was read or changed" in message, message
+        assert "strftime" not in run.output and not f.exists() and statuses(iam, fleet.user("host-f")) == {}
