@@ -691,3 +691,20 @@ def test_a_validity_beyond_the_year_9999_stops_the_host_with_a_message_naming_th
         assert "host_signing_certificate_validity_days must be at most" in message, message
         assert "cannot be valid after 9999-12-31; nothing was read or changed" in message, message
         assert "strftime" not in run.output and not f.exists() and statuses(iam, fleet.user("host-f")) == {}
+
+
+def test_an_owner_or_group_the_host_does_not_have_stops_the_host_before_anything_is_written(fleet, iam):
+    # host-a: no pair yet; host-b: a pair made by hand, due.
+    a = fleet.add("host-a", owner="no-such-user-xyz")
+    b = fleet.add("host-b", group="no-such-group-xyz")
+    b_pair = make_pair("b", days=5)
+    write_pair(b, b_pair)
+    b_id = upload(iam, b_pair.cert, user_name=fleet.user("host-b"))
+    before = snapshot(b)
+    for check in (True, False):
+        run = fleet.run(check=check)  # the runner also asserts: no warning, no traceback
+        assert run.rc == 2, run.output
+        assert "host_signing_certificate_owner: the host has no user no-such-user-xyz" in failure(run, "host-a")
+        assert "host_signing_certificate_group: the host has no group no-such-group-xyz" in failure(run, "host-b")
+        assert not a.exists() and statuses(iam, fleet.user("host-a")) == {}
+        assert snapshot(b) == before and statuses(iam, fleet.user("host-b")) == {b_id: "Active"}
