@@ -708,3 +708,21 @@ def test_an_owner_or_group_the_host_does_not_have_stops_the_host_before_anything
         assert "host_signing_certificate_group: the host has no group no-such-group-xyz" in failure(run, "host-b")
         assert not a.exists() and statuses(iam, fleet.user("host-a")) == {}
         assert snapshot(b) == before and statuses(iam, fleet.user("host-b")) == {b_id: "Active"}
+
+
+def test_the_same_user_name_in_two_accounts_is_two_users(fleet, iam):
+    # One inventory, hosts grouped by account (as the guide shows): build-01 in production and build-01 in
+    # development are two IAM users. Check mode, since the emulator has one account.
+    fleet.add("host-p", user_name="build-01", account="production")
+    fleet.add("host-d", create_user=False, user_name="build-01", account="development")
+    # The same account declared twice (an account ID given as a number, then as text): one user, both stop.
+    fleet.add("host-x", user_name="build-02", account=123456789012)
+    fleet.add("host-y", create_user=False, user_name="BUILD-02", account="123456789012")
+    run = fleet.run(check=True)
+    assert run.rc == 2, run.output
+    assert {name: entry["action"] for name, entry in results(run).items()} == {
+        "host-p": "provision",
+        "host-d": "provision",
+    }
+    assert "IAM user build-02 is also the user of host-y in this play" in failure(run, "host-x")
+    assert "set host_signing_certificate_account per account" in failure(run, "host-y")
