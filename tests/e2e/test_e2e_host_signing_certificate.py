@@ -145,6 +145,7 @@ class Fleet:
         self, *, check: bool = False, verbosity: int = 0, endpoint: str | None = None, forks: int = 4, **extra: Any
     ) -> PlaybookRun:
         inventory = self.root / "inventory.json"
+        self.root.mkdir(parents=True, exist_ok=True)
         inventory.write_text(json.dumps({"signing_hosts": {"hosts": self.hosts}}))
         return self.ansible.playbook(
             PLAYBOOK,
@@ -600,3 +601,135 @@ def test_a_run_that_died_after_the_switch_checks_the_consumer_before_retiring(fl
     assert host_pair(b) == new and statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
     assert sorted(os.listdir(b)) == ["current", "pairs", "signing.key", "signing.pem"]
     assert os.listdir(b / "pairs") == ["new"]
+
+
+def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fleet, iam, moto_endpoint):
+    # force is given for one run (as documented); that run dies after the upload (host-b) or at the retirement
+    # (host-c). The certificates of the old pairs are far from expiry: only the force made them due.
+    b = fleet.add("host-b", verify_retries=1, verify_delay=0)
+    c = fleet.add("host-c")
+    old = {name: make_pair(f"{name}-old", days=300) for name in ("host-b", "host-c")}
+    old_ids = {}
+    for name, directory in (("host-b", b), ("host-c", c)):
+        write_pair(directory, old[name])
+        old_ids[name] = upload(iam, old[name].cert, user_name=fleet.user(name))
+    uploads = []
+
+    def fail_after_upload_or_at_retirement(request):
+        user = request.param("UserName")
+        if request.action == "UploadSigningCertificate":
+            uploads.append(user)
+        elif request.action == "UpdateSigningCertificate":
+            return aws_error("ServiceFailure", "injected failure at the retirement", 500)
+        elif request.action == "ListSigningCertificates" and user == fleet.user("host-b") and user in uploads:
+            return aws_error("ServiceFailure", "injected failure after the upload", 500)
+        return None
+
+    with LoopbackProxy(moto_endpoint, fault=fail_after_upload_or_at_retirement) as proxy:
+        broken = fleet.run(endpoint=proxy.url, host_signing_certificate_force=True)
+    assert broken.rc == 2 and recap(broken)["host-b"]["failed"] == 1 and recap(broken)["host-c"]["failed"] == 1
+    assert host_pair(b) == old["host-b"] and host_pair(c) != old["host-c"]
+
+    preview = fleet.run(check=True)
+    assert all(results(preview)[name]["retired"] == [old_ids[name]] for name in ("host-b", "host-c")), preview.stdout
+    finished = fleet.run()
+    assert finished.rc == 0, finished.output
+    for name in ("host-b", "host-c"):
+        directory = fleet.dir(name)
+        new = host_pair(directory)
+        assert new.key != old[name].key
+        new_id = id_of(iam, fleet.user(name), new.cert)
+        # The host signs with its new pair alone: the old certificate is retired, the old key is gone.
+        assert statuses(iam, fleet.user(name)) == {old_ids[name]: "Inactive", new_id: "Active"}, name
+        assert results(finished)[name]["retired"] == [old_ids[name]], name
+        assert sorted(os.listdir(directory)) == ["current", "pairs", "signing.key", "signing.pem"], name
+        assert all(old[name].key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
+    assert all(counts["changed"] == 0 for counts in recap(fleet.run()).values())
+
+
+def test_a_subject_the_certificate_cannot_carry_stops_the_host_before_anything_is_written(fleet, iam):
+    # The default subject CN=<user name> of a user name longer than 64 characters (IAM allows 128; X.509 allows a
+    # common name of 64), an unknown attribute, a country that is not two letters.
+    problems = {
+        "host-a": ({"user_name": "u" * 70}, "commonName"),
+        "host-b": ({"subject": {"commonName": "b", "favouriteColour": "blue"}}, "favouriteColour"),
+        "host-c": ({"subject": {"commonName": "c", "countryName": "USA"}}, "countryName"),
+    }
+    for name, (variables, _) in problems.items():
+        fleet.add(name, **variables)
+    fine = fleet.add("host-d", subject={"commonName": 'd, "x=y" ü', "organizationName": "A=B, C"})
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        for name, (_, word) in problems.items():
+            assert recap(run)[name]["failed"] == 1, name
+            message = failure(run, name)
+            assert "host_signing_certificate_subject" in message and word in message, message
+            assert "Traceback" not in run.output
+            assert not fleet.dir(name).exists(), name
+            assert statuses(iam, fleet.user(name)) == {}, name
+        assert recap(run)["host-d"]["failed"] == 0
+    subject = x509.load_pem_x509_certificate(host_pair(fine).cert.encode()).subject
+    assert subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == 'd, "x=y" ü'
+    assert subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "A=B, C"
+
+
+def test_hosts_whose_user_names_differ_only_in_case_share_one_iam_user_and_both_stop(fleet, iam):
+    # IAM user names are unique regardless of case ("Shared" and "shared" name one user): two such hosts would
+    # retire each other's certificates.
+    g = fleet.add("host-g", user_name="Shared")
+    h = fleet.add("host-h", create_user=False, user_name="shared")
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        assert "IAM user Shared is also the user of host-h in this play: one IAM user per host" in failure(
+            run, "host-g"
+        )
+        assert "IAM user shared is also the user of host-g in this play" in failure(run, "host-h")
+        assert not g.exists() and not h.exists() and statuses(iam, "Shared") == {}
+
+
+def test_a_validity_beyond_the_year_9999_stops_the_host_with_a_message_naming_the_option(fleet, iam):
+    f = fleet.add("host-f", validity_days=10**7)
+    for check in (True, False):
+        run = fleet.run(check=check)
+        assert run.rc == 2, run.output
+        message = failure(run, "host-f")
+        assert "host_signing_certificate_validity_days must be at most" in message, message
+        assert "cannot be valid after 9999-12-31; nothing was read or changed" in message, message
+        assert "strftime" not in run.output and not f.exists() and statuses(iam, fleet.user("host-f")) == {}
+
+
+def test_an_owner_or_group_the_host_does_not_have_stops_the_host_before_anything_is_written(fleet, iam):
+    # host-a: no pair yet; host-b: a pair made by hand, due.
+    a = fleet.add("host-a", owner="no-such-user-xyz")
+    b = fleet.add("host-b", group="no-such-group-xyz")
+    b_pair = make_pair("b", days=5)
+    write_pair(b, b_pair)
+    b_id = upload(iam, b_pair.cert, user_name=fleet.user("host-b"))
+    before = snapshot(b)
+    for check in (True, False):
+        run = fleet.run(check=check)  # the runner also asserts: no warning, no traceback
+        assert run.rc == 2, run.output
+        assert "host_signing_certificate_owner: the host has no user no-such-user-xyz" in failure(run, "host-a")
+        assert "host_signing_certificate_group: the host has no group no-such-group-xyz" in failure(run, "host-b")
+        assert not a.exists() and statuses(iam, fleet.user("host-a")) == {}
+        assert snapshot(b) == before and statuses(iam, fleet.user("host-b")) == {b_id: "Active"}
+
+
+def test_the_same_user_name_in_two_accounts_is_two_users(fleet, iam):
+    # One inventory, hosts grouped by account (as the guide shows): build-01 in production and build-01 in
+    # development are two IAM users. Check mode, since the emulator has one account.
+    fleet.add("host-p", user_name="build-01", account="production")
+    fleet.add("host-d", create_user=False, user_name="build-01", account="development")
+    # The same account declared twice (an account ID given as a number, then as text): one user, both stop.
+    fleet.add("host-x", user_name="build-02", account=123456789012)
+    fleet.add("host-y", create_user=False, user_name="BUILD-02", account="123456789012")
+    run = fleet.run(check=True)
+    assert run.rc == 2, run.output
+    assert {name: entry["action"] for name, entry in results(run).items()} == {
+        "host-p": "provision",
+        "host-d": "provision",
+    }
+    assert "IAM user build-02 is also the user of host-y in this play" in failure(run, "host-x")
+    assert "set host_signing_certificate_account per account" in failure(run, "host-y")
