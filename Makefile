@@ -14,6 +14,8 @@ LOCK := requirements/lock/default-$(SERIES).txt
 STAMP := $(VENV)/.installed-$(SERIES)
 LINT_STAMP := $(VENV)/.installed-lint-$(SERIES)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# Where community.crypto is extracted for tests, lint and docs (ansible_collections/ below it).
+COLLECTIONS := $(VENV)/collections
 # `make matrix CELLS="controller-2.17 floors-3.9"` runs only those cells (python3 tools/matrix.py list);
 # `make matrix FRESH=1` runs again the cells that already passed on this commit.
 CELLS ?=
@@ -23,11 +25,13 @@ FRESH ?=
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt $(CORE) $(LOCK)
+$(STAMP): requirements.txt requirements-dev.txt $(CORE) $(LOCK) requirements-collections.txt tools/dependencies.py
 	@test -n "$(SERIES)" || { echo "no usable Python found (see above); run make with PYTHON=/path/to/python3.13" >&2; exit 1; }
 	@echo "Python $$($(PYTHON) -c 'import platform; print(platform.python_version())') ($(PYTHON)), ansible-core $(SERIES)"
 	$(PYTHON) -m venv --clear $(VENV)
 	$(PIP_INSTALL) -r requirements-dev.txt -r $(CORE) -c $(LOCK)
+	# The collections galaxy.yml depends on (community.crypto), offline: see requirements-collections.txt.
+	$(BIN)/python -m tools.dependencies $(COLLECTIONS)
 	@touch $@
 
 $(LINT_STAMP): $(STAMP) requirements-lint.txt
@@ -56,7 +60,9 @@ emulator: $(STAMP)
 lint: $(LINT_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/ansible-lint roles playbooks docs/examples tests/integration/targets
+	# ansible-lint installs galaxy.yml's dependencies unless they are found: community.crypto is, offline.
+	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
+	  $(BIN)/ansible-lint roles playbooks docs/examples tests/integration/targets
 	$(BIN)/python tools/check_ee.py
 
 # ansible-test sanity and units on a copy of the checkout in a real ansible_collections tree; works offline.
@@ -70,7 +76,8 @@ docs: $(LINT_STAMP)
 	$(BIN)/python tools/build_docs.py
 
 docs-check: $(LINT_STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
+	  $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 	$(BIN)/python tools/build_docs.py --check
 
 # The version matrix (ansible-core 2.17-2.21, target Pythons 3.9-3.13, the SDK floors), each cell in venvs of

@@ -17,18 +17,23 @@ def signing_key() -> rsa.RSAPrivateKey:
 
 
 def make_certificate(
-    common_name: str = "certops-test", days: float = 365, starts_in_days: float = -1, extra_bytes: int = 0
+    common_name: str = "certops-test",
+    days: float = 365,
+    starts_in_days: float = -1,
+    extra_bytes: int = 0,
+    key: rsa.RSAPrivateKey | None = None,
 ) -> str:
     """A self-signed PEM certificate valid from now+starts_in_days until now+days.
 
     extra_bytes: the size of an opaque extension, to make a certificate as large as wanted.
+    key: the key pair to certify and sign with (default: one key shared by all tests).
     """
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = now + datetime.timedelta(days=starts_in_days)
     name = x509.Name(
         [x509.NameAttribute(NameOID.COMMON_NAME, common_name), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certops")]
     )
-    key = signing_key()
+    key = key or signing_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -159,11 +160,27 @@ def _galaxy(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
 
 
+def dependency_collections() -> Path:
+    """The collections galaxy.yml depends on, offline (tools/dependencies.py), kept beside this Python's venv."""
+    from tools.dependencies import ensure
+
+    return ensure(Path(sys.prefix) / "collections")
+
+
 def install_collection(env: dict[str, str], work: Path) -> Path:
     """`ansible-galaxy collection build` then `install` into work/collections: the collection as a user
-    installing a release gets it, so a file missing from the build shows. Returns the collections path."""
+    installing a release gets it, so a file missing from the build shows. Returns the collections path.
+
+    Galaxy cannot be reached: the dependencies are put in work/collections first (from dependency_collections()),
+    so ansible-galaxy resolves galaxy.yml's dependencies against them; a dependency they do not satisfy makes the
+    install ask Galaxy, and fail."""
     work.mkdir(parents=True, exist_ok=True)
     _galaxy(env, "build", str(REPO), "--output-path", str(work))
     (tarball,) = work.glob("certops-aws-*.tar.gz")
+    shutil.copytree(
+        dependency_collections() / "ansible_collections",
+        work / "collections" / "ansible_collections",
+        dirs_exist_ok=True,
+    )
     _galaxy(env, "install", str(tarball), "-p", str(work / "collections"))
     return work / "collections"

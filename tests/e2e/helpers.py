@@ -188,6 +188,13 @@ class Ansible:
         return AdhocRun(completed.returncode, completed.stdout, completed.stderr, head.group(1), result)
 
 
+def run_tool(env: Mapping[str, str], tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one of the venv's ansible tools (ansible-doc, ansible-galaxy, ansible-inventory, ...) and capture it."""
+    return subprocess.run(
+        [str(BIN / tool), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
+
+
 def fingerprint(pem: str) -> str:
     """SHA-256 of the DER encoding, colon-separated upper-case hex; computed here, not by the collection."""
     digest = x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA256())

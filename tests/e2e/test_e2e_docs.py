@@ -15,7 +15,7 @@ import pytest
 import yaml
 from ansible.module_utils.basic import AnsibleModule
 
-from tests.e2e.helpers import BIN, REPO, TIMEOUT, Ansible, upload
+from tests.e2e.helpers import REPO, Ansible, run_tool, upload
 
 pytestmark = pytest.mark.e2e
 
@@ -25,9 +25,7 @@ ANSIBLE_KEYS = {"changed", "invocation", "failed", "diff", "warnings", "deprecat
 
 
 def ansible_doc(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "ansible-doc"), *args], env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
+    return run_tool(env, "ansible-doc", *args)
 
 
 @pytest.fixture(scope="module")
@@ -148,14 +146,7 @@ def test_every_returned_key_is_documented(ansible: Ansible, docs, iam, user, pem
 
 
 def test_ansible_sees_only_the_installed_build(ansible_env, collections_path):
-    completed = subprocess.run(
-        [str(BIN / "ansible-galaxy"), "collection", "list", "certops.aws", "--format", "json"],
-        env=ansible_env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    completed = run_tool(ansible_env, "ansible-galaxy", "collection", "list", "certops.aws", "--format", "json")
 
     assert completed.returncode == 0, completed.stderr
     version = yaml.safe_load((REPO / "galaxy.yml").read_text())["version"]

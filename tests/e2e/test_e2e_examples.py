@@ -3,7 +3,9 @@ under --check --diff (which writes nothing), then for real, against the moto ser
 certificate files it names.
 
 A YAML block that is a list of plays runs as it is; a list of tasks runs in a play on localhost. A block that is
-a mapping (a vars file such as rotations.yml) is data, not an example to run. The endpoint comes from AWS_URL,
+a mapping (a vars file such as rotations.yml, an inventory) is data, not an example to run. A play for other
+hosts than localhost (the signing hosts of host_rotation.md) runs against an inventory with one local host per
+group it names, which signs for alice from a directory of its own. The endpoint comes from AWS_URL,
 as it would for a user of `make emulator`, and `iam_endpoint_url` is given for the examples that name it.
 """
 
@@ -58,6 +60,28 @@ def as_playbook(text: str) -> str | None:
     return yaml.safe_dump(play, sort_keys=False)
 
 
+def inventory_for(playbook: str, workdir: Path) -> tuple[str, ...]:
+    """Command-line options giving the play's host groups (other than localhost) one local host each."""
+    groups = {play["hosts"] for play in yaml.safe_load(playbook)} - {"localhost"}
+    if not groups:
+        return ()
+    inventory = {
+        group: {
+            "hosts": {
+                f"{group}-host": {
+                    "ansible_connection": "local",
+                    "host_signing_certificate_user_name": "alice",
+                    "host_signing_certificate_dir": str(workdir / "hosts" / group),
+                }
+            }
+        }
+        for group in sorted(groups)
+    }
+    path = workdir / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return ("-i", str(path))
+
+
 def server_state(iam) -> dict[str, list[tuple[str, str]]]:
     return {
         user: sorted(
@@ -86,11 +110,17 @@ def test_example_runs_unchanged_in_check_mode_then_for_real(ansible: Ansible, ia
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(make_certificate(Path(path).stem))
     extra = {"iam_endpoint_url": moto_endpoint}
+    inventory = inventory_for(playbook, ansible.workdir)
 
     before = server_state(iam)
-    preview = ansible.playbook(playbook, extra, check=True, diff=True, aws_url=True)
+    preview = ansible.playbook(playbook, extra, check=True, diff=True, aws_url=True, options=inventory)
     assert preview.rc == 0, f"{name} fails under --check --diff:\n{preview.output}"
     assert server_state(iam) == before, f"{name} wrote to the server in check mode"
 
-    real = ansible.playbook(playbook, extra, aws_url=True)
+    real = ansible.playbook(playbook, extra, aws_url=True, options=inventory)
     assert real.rc == 0, f"{name} fails for real:\n{real.output}"
+    if inventory:
+        # Each signing host holds a pair now, and its certificate is one of alice's active ones.
+        active = {c["CertificateBody"].strip() for c in iam.list_signing_certificates(UserName="alice")["Certificates"]}
+        for directory in (ansible.workdir / "hosts").iterdir():
+            assert (directory / "signing.pem").read_text().strip() in active, directory

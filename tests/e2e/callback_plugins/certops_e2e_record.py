@@ -47,11 +47,13 @@ class CallbackModule(CallbackBase):
         path = os.environ.get("CERTOPS_E2E_RESULTS")
         if not path:
             return
-        # ansible-core 2.19 made `task` and `result` public (and deprecated the private names); 2.17 and 2.18 have
-        # only `_task` and `_result`.
+        # ansible-core 2.19 made `host`, `task` and `result` public (and deprecated the private names); 2.17 and
+        # 2.18 have only `_host`, `_task` and `_result`.
+        host = result.host if hasattr(result, "host") else result._host
         task = result.task if hasattr(result, "task") else result._task
         payload = result.result if hasattr(result, "result") else result._result
         entry = {
+            "host": host.get_name(),
             "task": _own_name(result.task_name, task),
             "action": task.action,
             "status": status,
