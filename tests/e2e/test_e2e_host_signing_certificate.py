@@ -655,13 +655,13 @@ def test_a_subject_the_certificate_cannot_carry_stops_the_host_before_anything_i
         "host-b": ({"subject": {"commonName": "b", "favouriteColour": "blue"}}, "favouriteColour"),
         "host-c": ({"subject": {"commonName": "c", "countryName": "USA"}}, "countryName"),
     }
-    for name, (variables, _) in problems.items():
+    for name, (variables, _word) in problems.items():
         fleet.add(name, **variables)
     fine = fleet.add("host-d", subject={"commonName": 'd, "x=y" ü', "organizationName": "A=B, C"})
     for check in (True, False):
         run = fleet.run(check=check)
         assert run.rc == 2, run.output
-        for name, (_, word) in problems.items():
+        for name, (_variables, word) in problems.items():
             assert recap(run)[name]["failed"] == 1, name
             message = failure(run, name)
             assert "host_signing_certificate_subject" in message and word in message, message
