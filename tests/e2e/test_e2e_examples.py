@@ -102,7 +102,7 @@ def test_the_examples_were_found():
 def test_example_runs_unchanged_in_check_mode_then_for_real(ansible: Ansible, iam, moto_endpoint, name, text):
     playbook = as_playbook(text)
     if playbook is None:
-        pytest.skip(f"{name} is a vars file, not an example to run")
+        pytest.skip(f"{name} is data (a vars file or an inventory), not an example to run")
     for user in USERS:
         iam.create_user(UserName=user)
     for path in sorted(set(FILE_LOOKUP.findall(text))):
