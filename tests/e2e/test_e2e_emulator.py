@@ -31,6 +31,15 @@ def source(script: Path, home: Path) -> dict[str, str]:
     return dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
 
 
+def run_cleanly(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user of the emulator would; it must succeed without a traceback or warning."""
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert_clean(output)
+    return done
+
+
 @pytest.fixture
 def emulator(tmp_path):
     """tools/emulator.py running as `make emulator` runs it; yields (printed text, state directory)."""
@@ -82,41 +91,20 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emula
         "    - name: Upload bob's certificate\n      certops.aws.iam_signing_certificate:\n"
         "        user_name: bob\n        certificate_body: \"{{ lookup('ansible.builtin.file', 'bob.pem') }}\"\n"
     )
-    run = subprocess.run(
-        ["ansible-playbook", "site.yml"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert_clean(run.stdout + run.stderr)
+    run_cleanly(["ansible-playbook", "site.yml"], work, env)
     listed = iam_client(endpoint).list_signing_certificates(UserName="bob")["Certificates"]
     assert [fingerprint(c["CertificateBody"]) for c in listed] == [fingerprint(pem)]
 
-    adhoc = subprocess.run(
-        ["ansible", "localhost", "-m", "certops.aws.iam_signing_certificate_info", "-a", "user_name=bob"],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
+    adhoc = run_cleanly(
+        ["ansible", "localhost", "-m", "certops.aws.iam_signing_certificate_info", "-a", "user_name=bob"], work, env
     )
-    assert adhoc.returncode == 0 and "localhost | SUCCESS" in adhoc.stdout, adhoc.stdout + adhoc.stderr
-    assert_clean(adhoc.stdout + adhoc.stderr)
+    assert "localhost | SUCCESS" in adhoc.stdout, adhoc.stdout + adhoc.stderr
 
     # The multi-account example by its recipe, exactly as printed.
     recipe = printed.split("For the multi-account example", 1)[1]
     command = re.search(r"^  (ansible-playbook .*?)\n\n", recipe, re.M | re.S).group(1).replace("\\\n", " ")
     multi = source(state / "multi-account.sh", tmp_path)
-    audit = subprocess.run(
-        ["bash", "-c", command], cwd=REPO, env=multi, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
-    assert audit.returncode == 0, audit.stdout + audit.stderr
-    assert_clean(audit.stdout + audit.stderr)
+    run_cleanly(["bash", "-c", command], REPO, multi)
     report = REPO / "reports" / "expiring_signing_certificates.csv"
     try:
         with open(report, newline="") as handle:
