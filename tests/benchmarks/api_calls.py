@@ -244,8 +244,16 @@ def measure(collection_root: Path) -> list[dict[str, Any]]:
         (1, 2),
         note="IAM uploads every certificate as Active: no single call uploads one inactive",
     )
-    # Check mode: the same decision, no write.
-    case(cert, "present, new certificate", new_cert("present"), (1, 0), check_mode=True)
+    # Check mode: the same decision, no write (an upload also looks for another holder of the certificate).
+    case(
+        cert,
+        "present, new certificate",
+        new_cert("present"),
+        (3, 0),
+        check_mode=True,
+        note="then the account (1 ListUsers page + 1 listing per user): the real upload fails with "
+        "DuplicateCertificate when another user holds the certificate, and check mode says so too",
+    )
     case(cert, "active, was inactive", with_cert("active", "Inactive"), (1, 0), check_mode=True)
     case(cert, "inactive, was active", with_cert("inactive"), (1, 0), check_mode=True)
     case(cert, "absent, was there", with_cert("absent"), (1, 0), check_mode=True)
