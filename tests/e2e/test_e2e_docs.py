@@ -176,6 +176,9 @@ def test_the_built_collection_holds_what_a_user_needs_and_little_else(collection
         "meta/runtime.yml",
     ):
         assert needed in names, needed
+    # Galaxy's importer refuses a collection with a role that has no README.md ("No role readme found").
+    roles = sorted(path.name for path in (REPO / "roles").iterdir() if path.is_dir())
+    assert roles and [role for role in roles if f"roles/{role}/README.md" not in names] == []
     unwanted = [
         name for name in names if name.startswith(("tests/benchmarks", "tests/e2e", "docs/performance", "tools"))
     ]
