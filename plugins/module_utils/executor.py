@@ -13,11 +13,18 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, try_parse_certificate
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
-from ansible_collections.certops.aws.plugins.module_utils.planner import DELETE, SET_STATUS, UPLOAD, Plan
+from ansible_collections.certops.aws.plugins.module_utils.planner import (
+    DELETE,
+    SET_STATUS,
+    UPLOAD,
+    Plan,
+    Request,
+    shows_as_requested,
+)
 from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     ACTIVE,
@@ -32,6 +39,15 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 
 # An upload refused with one of these may have lost a race to another writer: read again and plan again.
 RACE_CODES = (DUPLICATE_CERTIFICATE, LIMIT_EXCEEDED)
+WAIT_INTERVAL = 1.0  # seconds between two listings of a wait
+
+
+class Clock(Protocol):
+    """What a wait needs of the time: the time module is one; tests give one that does not sleep."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
 
 
 @dataclass
@@ -60,6 +76,39 @@ class Execution:
             "changed": True,
             "certificate": self.uploaded,
         }
+
+
+def read_certificates(api: SigningCertificates, user_name: str | None, now: datetime.datetime) -> list[Record] | None:
+    """The user's certificates as records; None when the user does not exist. Other failures raise IamError."""
+    try:
+        return [record(raw, now) for raw in api.list(user_name)]
+    except IamError as error:
+        if error.code == NO_SUCH_ENTITY:
+            return None
+        raise
+
+
+def listed_as_requested(
+    api: SigningCertificates,
+    request: Request,
+    timeout: float,
+    now: datetime.datetime,
+    clock: Clock | None = None,
+) -> list[Record] | None:
+    """The user's certificates from the first listing that shows the request carried out (IAM is eventually
+    consistent: a write can be missing from a listing for seconds); None when no listing did within `timeout`
+    seconds. Lists at once, then every WAIT_INTERVAL seconds, never sleeping past the deadline: timeout 0 is
+    one listing. Failures of a listing raise IamError."""
+    clock = clock or time
+    deadline = clock.monotonic() + timeout
+    while True:
+        records = read_certificates(api, request.user_name, now)
+        if shows_as_requested(records, request):
+            return records or []
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            return None
+        clock.sleep(min(WAIT_INTERVAL, remaining))
 
 
 def execute(

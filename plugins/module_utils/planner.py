@@ -31,6 +31,13 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 
 STATES = ("present", "absent", "active", "inactive")
 STATUS_FOR_STATE = {"active": "Active", "inactive": "Inactive"}
+# What a listing must do for a request to show as carried out, as a failure message says it.
+LISTING_ASKED = {
+    "present": "list it",
+    "active": "list it as Active",
+    "inactive": "list it as Inactive",
+    "absent": "stop listing it",
+}
 
 UPLOAD = "upload"
 SET_STATUS = "set_status"
@@ -177,3 +184,32 @@ def with_upload(plan: Plan, uploaded: Record) -> Plan:
         return plan
     done = {**uploaded, "status": plan.target["status"]}
     return replace(plan, target=done, after=[done if r is plan.target else r for r in plan.after])
+
+
+def shows_as_requested(records: list[Record] | None, request: Request) -> bool:
+    """Whether a listing of the user's certificates shows the certificate the request names as it asks: listed
+    (present, any status), listed with that status (active, inactive), or not listed (absent). The certificate
+    is named as the plan named it: by fingerprint when the request has a body, else by ID. records None: the
+    user does not exist, so nothing is listed."""
+    found = find_target(records or [], request)
+    if isinstance(found, Refusal):
+        return False
+    if request.state == "absent":
+        return found is None
+    wanted = STATUS_FOR_STATE.get(request.state)
+    return found is not None and (wanted is None or found["status"] == wanted)
+
+
+def writes_done(plan: Plan, user_name: str | None) -> str:
+    """What a carried-out plan wrote, for a message: which certificate, and uploaded, set to a status or deleted."""
+    done = []
+    certificate_id = (plan.target or {}).get("certificate_id")
+    for action in plan.actions:
+        if action.kind == UPLOAD:
+            done.append("uploaded")
+        elif action.kind == SET_STATUS:
+            done.append(f"set to {action.status}")
+        elif action.kind == DELETE:
+            done.append("deleted")
+            certificate_id = action.certificate_id
+    return f"Signing certificate {certificate_id} of {who(user_name)} was {' and '.join(done)}"

@@ -224,7 +224,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     load_certificate,
     utc_now,
 )
-from ansible_collections.certops.aws.plugins.module_utils.executor import execute
+from ansible_collections.certops.aws.plugins.module_utils.executor import execute, read_certificates
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
 from ansible_collections.certops.aws.plugins.module_utils.planner import (
@@ -236,11 +236,9 @@ from ansible_collections.certops.aws.plugins.module_utils.planner import (
 )
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     INVALID_CERTIFICATE_BODY,
-    NO_SUCH_ENTITY,
     Record,
     Refusal,
     diff_view,
-    record,
     same_user,
 )
 
@@ -266,10 +264,8 @@ def parse_request(module: AwsModule) -> Request:
 def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now) -> list[Record] | None:
     """The user's certificates; None when the user does not exist."""
     try:
-        return [record(raw, now) for raw in api.list(user_name)]
+        return read_certificates(api, user_name, now)
     except IamError as error:
-        if error.code == NO_SUCH_ENTITY:
-            return None
         module.fail_iam(error)
 
 

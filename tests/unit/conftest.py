@@ -63,6 +63,21 @@ def inject(backoff_sleeps):
         yield injector
 
 
+class FakeClock:
+    """time.monotonic and time.sleep for a wait: a sleep is recorded and advances the clock at once."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 class CallLog(list):
     """Names of the IAM operations called, in order."""
 

@@ -24,6 +24,7 @@ from ansible_collections.certops.aws.plugins.module_utils.planner import (
     UPLOAD,
     Request,
     plan_certificate,
+    shows_as_requested,
 )
 from ansible_collections.certops.aws.plugins.module_utils.rotation import rotation_plan
 from ansible_collections.certops.aws.plugins.module_utils.rules import QUOTA_PER_USER, expiring_within
@@ -201,6 +202,11 @@ def test_certificate_plan_invariants(records, req):
     # Idempotent: the same request on what the plan leaves asks for nothing more.
     again = plan_certificate(after, req, NOW)
     assert again.refusal is None and again.actions == ()
+
+    # The wait's decision agrees with the plan: a listing shows the request carried out exactly when there is
+    # nothing to write, and what the plan leaves shows it.
+    assert plan.changed is not shows_as_requested(records, req)
+    assert shows_as_requested(after, req)
 
 
 @given(held_certificates, request())
