@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import copy
 from collections.abc import Callable
 from unittest import mock
 
@@ -10,6 +11,7 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
 _ANSWERED = "certops_fault_injected"
+WRITES = ("UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate")
 ERROR_XML = (
     '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
     "<Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>"
@@ -93,3 +95,38 @@ def install(injector: FaultInjector):
         for entry in botocore.handlers.BUILTIN_HANDLERS
     ]
     return mock.patch.object(botocore.handlers, "BUILTIN_HANDLERS", [("before-send", injector), *handlers])
+
+
+class LaggingListings:
+    """IAM's eventual consistency, which moto does not have: after a write, the next `behind` answers of
+    ListSigningCertificates still show what the last listing before the write showed (the new certificate
+    missing, the old status, the deleted certificate still there). behind 0: no lag.
+
+    Installed with install_lag, for every botocore client created meanwhile.
+    """
+
+    def __init__(self, behind: int = 0) -> None:
+        self.behind = behind
+        self.stale_answers = 0
+        self._last_seen: list | None = None
+        self._stale_left = 0
+
+    def __call__(self, http_response, parsed, model, **_kwargs) -> None:
+        if http_response.status_code >= 300:
+            return
+        if model.name in WRITES:
+            self._stale_left = self.behind
+        elif model.name == "ListSigningCertificates":
+            if self._stale_left and self._last_seen is not None:
+                self._stale_left -= 1
+                self.stale_answers += 1
+                parsed["Certificates"] = copy.deepcopy(self._last_seen)
+            else:
+                self._last_seen = copy.deepcopy(parsed["Certificates"])
+
+
+def install_lag(lag: LaggingListings):
+    """Context manager: every botocore client created inside it has its IAM answers go through `lag` first."""
+    return mock.patch.object(
+        botocore.handlers, "BUILTIN_HANDLERS", [("after-call.iam", lag), *botocore.handlers.BUILTIN_HANDLERS]
+    )

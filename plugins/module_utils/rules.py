@@ -36,6 +36,7 @@ NO_SUCH_ENTITY = "NoSuchEntity"  # IAM's code, also set before any call
 LIMIT_EXCEEDED = "LimitExceeded"  # IAM's code, also set by the quota check before any write
 DUPLICATE_CERTIFICATE = "DuplicateCertificate"  # IAM's code, also set when the account scan finds the owner
 ROTATION_BLOCKED = "RotationBlocked"
+NOT_VISIBLE = "NotVisible"  # the writes took effect, but IAM did not list them as requested in time
 
 Record = dict[str, Any]
 

@@ -15,6 +15,8 @@ description:
     second upload.
   - A task that changes nothing makes one read (one C(ListSigningCertificates) call per page) and no write;
     a task that changes something makes that read and one write (two for a new upload with O(state=inactive)).
+    With O(wait=true), a task that changes something then lists the user's certificates again until IAM shows
+    the change.
   - IAM allows at most two signing certificates per user, inactive ones included. An upload that would pass
     that quota fails before any write, naming the certificates the user already has.
 author:
@@ -59,6 +61,31 @@ options:
     type: str
     choices: [present, absent, active, inactive]
     default: present
+  wait:
+    description:
+      - IAM is eventually consistent - a certificate just uploaded, changed or deleted can be missing from, or
+        stale in, C(ListSigningCertificates) for seconds. With V(true), once this task's writes took effect,
+        the module lists the user's certificates again until IAM shows the certificate as O(state) asks - listed
+        (V(present)), listed with status C(Active) (V(active)) or C(Inactive) (V(inactive)), not listed
+        (V(absent)) - so that the next task can rely on it.
+      - The certificate is found as for the writes - by the fingerprint of O(certificate_body) when it is given,
+        else by O(certificate_id); an upload by the fingerprint of what was uploaded.
+      - It lists once right after the writes, then about every second until O(wait_timeout) seconds have passed.
+        When IAM still does not show the certificate as asked, the task fails with RV(error_code=NotVisible) and
+        C(changed=true) (the writes took effect), and returns the RV(certificate) as written.
+      - A task that writes nothing (the certificate already is as asked) and check mode do not wait and make no
+        further call.
+      - On success, RV(certificate) and RV(certificates) are as the listing that showed the change has them.
+    type: bool
+    default: false
+    version_added: 0.3.0
+  wait_timeout:
+    description:
+      - With O(wait=true), how many seconds to keep listing, 0 to 600; V(0) lists once.
+      - Without O(wait=true) it has no effect, but a value outside 0 to 600 is still refused before any call.
+    type: int
+    default: 120
+    version_added: 0.3.0
 extends_documentation_fragment:
   - certops.aws.aws
 attributes:
@@ -114,6 +141,14 @@ EXAMPLES = r"""
     certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
     state: absent
 
+- name: Upload bob's certificate and return only once IAM lists it as active, for the next task to use
+  certops.aws.iam_signing_certificate:
+    user_name: bob
+    certificate_body: "{{ lookup('ansible.builtin.file', 'files/bob.pem') }}"
+    state: active
+    wait: true
+    wait_timeout: 60
+
 - name: Against another endpoint (a VPC endpoint, a proxy, an emulator), set once for the whole group
   module_defaults:
     group/certops.aws.aws:
@@ -133,7 +168,10 @@ certificate:
     - V(null) when O(state=absent).
     - In check mode, a certificate that would be uploaded has RV(certificate.certificate_id) and
       RV(certificate.upload_date) V(null).
-  returned: success
+    - With O(wait=true), as the listing that showed the change has it.
+    - Also returned, as written, when the task fails after its writes took effect (a second write failed, or
+      RV(error_code=NotVisible)).
+  returned: success; also when the task fails after its writes took effect
   type: dict
   contains:
     certificate_id:
@@ -198,6 +236,7 @@ msg:
 certificates:
   description:
     - All signing certificates of the user after the task (predicted in check mode), oldest upload first.
+    - With O(wait=true), as the listing that showed the change has them.
     - Each has the same keys as RV(certificate).
   returned: success
   type: list
@@ -211,12 +250,15 @@ error_code:
       C(CertificateNotYetValid), C(CertificateMismatch) (the body and the ID name different certificates),
       C(LimitExceeded) (the quota of 2 certificates per user, before any write as after a race), C(NoSuchEntity)
       (the user, or the certificate ID, does not exist), C(DuplicateCertificate), C(NoCredentials),
-      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary).
+      C(Unreachable) (the endpoint could not be reached), C(ProfileNotFound), C(MissingLibrary), C(NotVisible)
+      (with O(wait=true), the writes took effect but IAM did not list the certificate as O(state) asks within
+      O(wait_timeout) seconds; C(changed) is V(true)).
   returned: failure
   type: str
   sample: LimitExceeded
 """
 
+import datetime
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
@@ -224,29 +266,47 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     load_certificate,
     utc_now,
 )
-from ansible_collections.certops.aws.plugins.module_utils.executor import execute, read_certificates
+from ansible_collections.certops.aws.plugins.module_utils.executor import (
+    execute,
+    listed_as_requested,
+    read_certificates,
+)
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
 from ansible_collections.certops.aws.plugins.module_utils.module import AwsModule
 from ansible_collections.certops.aws.plugins.module_utils.planner import (
+    LISTING_ASKED,
     STATES,
+    Plan,
     Request,
+    find_target,
     plan_after_race,
     plan_certificate,
     with_upload,
+    writes_done,
 )
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     INVALID_CERTIFICATE_BODY,
+    NOT_VISIBLE,
     Record,
     Refusal,
     diff_view,
+    oldest_first,
     same_user,
 )
 
 OWNER_LOOKUP_CONCURRENCY = 8
+MAX_WAIT_TIMEOUT = 600
 PREDICTED_UPLOAD = (
     "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
     "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
 )
+
+
+def check_options(module: AwsModule) -> None:
+    """Fail with a message naming the option before any call."""
+    timeout = module.params["wait_timeout"]
+    if not 0 <= timeout <= MAX_WAIT_TIMEOUT:
+        module.fail_json(msg=f"wait_timeout must be between 0 and {MAX_WAIT_TIMEOUT} seconds, got {timeout}")
 
 
 def parse_request(module: AwsModule) -> Request:
@@ -283,6 +343,35 @@ def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Reques
     return None if owner is None or same_user(owner, request.user_name) else owner
 
 
+def wait_until_listed(
+    module: AwsModule, api: SigningCertificates, request: Request, plan: Plan, now: datetime.datetime
+) -> tuple[Record | None, list[Record]]:
+    """The certificate and the user's certificates as the listing that shows this task's writes has them.
+
+    The writes took effect, so a failure here says so (changed): IAM did not list them as requested within
+    wait_timeout seconds (NotVisible), or a listing failed.
+    """
+    timeout = module.params["wait_timeout"]
+    written = writes_done(plan, request.user_name)
+    try:
+        listed = listed_as_requested(api, request, timeout, now)
+    except IamError as error:
+        module.fail_json(
+            msg=f"{written}, but then: {error.message}", error_code=error.code, changed=True, certificate=plan.target
+        )
+    if listed is None:
+        module.fail_json(
+            msg=f"{written}, but IAM did not {LISTING_ASKED[request.state]} within {timeout} "
+            f"second{'' if timeout == 1 else 's'} (wait_timeout). IAM is eventually consistent: the change took "
+            "effect; look again later or raise wait_timeout",
+            error_code=NOT_VISIBLE,
+            changed=True,
+            certificate=plan.target,
+        )
+    found = find_target(listed, request)
+    return (found if isinstance(found, dict) else None), oldest_first(listed)
+
+
 def main() -> None:
     module = AwsModule(
         argument_spec={
@@ -290,10 +379,13 @@ def main() -> None:
             "certificate_body": {"type": "str", "aliases": ["certificate"]},
             "certificate_id": {"type": "str", "aliases": ["id"]},
             "state": {"type": "str", "default": "present", "choices": list(STATES)},
+            "wait": {"type": "bool", "default": False},
+            "wait_timeout": {"type": "int", "default": 120},
         },
         required_one_of=[("certificate_body", "certificate_id")],
         supports_check_mode=True,
     )
+    check_options(module)
     request = parse_request(module)
     api = module.signing_certificates()
     now = utc_now()
@@ -323,7 +415,12 @@ def main() -> None:
             module.fail_json(**run.failure())
         plan, changed = (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
-    result: dict[str, Any] = {"changed": changed, "certificate": plan.target, "certificates": plan.after}
+    certificate, certificates = plan.target, plan.after
+    # No actions left after a race means the fresh listing already showed the request carried out.
+    if module.params["wait"] and not module.check_mode and changed and plan.actions:
+        certificate, certificates = wait_until_listed(module, api, request, plan, now)
+
+    result: dict[str, Any] = {"changed": changed, "certificate": certificate, "certificates": certificates}
     if module.check_mode and plan.target is not None and plan.target["certificate_id"] is None:
         result["msg"] = PREDICTED_UPLOAD
     if module._diff:

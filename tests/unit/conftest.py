@@ -63,6 +63,15 @@ def inject(backoff_sleeps):
         yield injector
 
 
+@pytest.fixture
+def lag(iam):
+    """IAM's eventual consistency in front of moto: set lag.behind = N to make the N listings after each write of
+    the module stale (created after `iam`, so that the test's own view of the server never lags)."""
+    lagging = faults.LaggingListings()
+    with faults.install_lag(lagging):
+        yield lagging
+
+
 class FakeClock:
     """time.monotonic and time.sleep for a wait: a sleep is recorded and advances the clock at once."""
 
@@ -76,6 +85,16 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock of the module's waits (module_utils/executor.py), faked: tests never sleep."""
+    from ansible_collections.certops.aws.plugins.module_utils import executor
+
+    fake = FakeClock()
+    monkeypatch.setattr(executor, "time", fake)
+    return fake
 
 
 class CallLog(list):
