@@ -15,11 +15,14 @@ import datetime
 import hashlib
 import re
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, unquote
 
 try:
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
 
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover - reported by the modules
@@ -28,6 +31,10 @@ except ImportError:  # pragma: no cover - reported by the modules
 # IAM's limit on CertificateBody; it applies to the normalised block this collection sends.
 MAX_BODY_LENGTH = 16384
 ONE_DAY = datetime.timedelta(days=1)
+
+# The role host_signing_certificate names, in every certificate it makes, the host and the IAM user it was made for:
+# a subject alternative name URI:urn:certops:aws:made-for:<host>:<user>, both percent-encoded.
+MADE_FOR_PREFIX = "urn:certops:aws:made-for:"
 
 # Texts longer than this are refused before any parsing: a certificate with explanatory text is far shorter.
 MAX_TEXT_LENGTH = 1024 * 1024
@@ -56,6 +63,11 @@ class Certificate:
     serial_number: int
     not_before: datetime.datetime
     not_after: datetime.datetime
+    # SHA-256 of the DER SubjectPublicKeyInfo: a private key belongs to this certificate when its public half hashes
+    # the same. None when cryptography cannot read the key type.
+    public_key_sha256: str | None = None
+    # (host, IAM user name) of the made-for URI (MADE_FOR_PREFIX), or None.
+    made_for: tuple[str, str] | None = None
 
     def days_to_expiry(self, now: datetime.datetime) -> int:
         return days_to_expiry(self.not_after, now)
@@ -124,6 +136,64 @@ def serial_hex(serial_number: int) -> str:
 def fingerprint(der: bytes) -> str:
     """SHA-256 of DER bytes, as colon-separated upper-case hex (the openssl form)."""
     return ":".join(f"{byte:02X}" for byte in hashlib.sha256(der).digest())
+
+
+def made_for_uri(host: str, user_name: str) -> str:
+    """The subject alternative name URI that records the host and IAM user a certificate was made for."""
+    return f"{MADE_FOR_PREFIX}{quote(host, safe='')}:{quote(user_name, safe='')}"
+
+
+def parse_made_for(uri: str) -> tuple[str, str] | None:
+    """(host, user name) of a made-for URI, or None when the URI is not one."""
+    if not uri.startswith(MADE_FOR_PREFIX):
+        return None
+    parts = uri[len(MADE_FOR_PREFIX) :].split(":")
+    if len(parts) != 2 or not all(parts):
+        return None
+    return unquote(parts[0]), unquote(parts[1])
+
+
+def _made_for(cert: Any) -> tuple[str, str] | None:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = names.get_values_for_type(x509.UniformResourceIdentifier)
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    found = {parsed for parsed in map(parse_made_for, uris) if parsed is not None}
+    # Two different claims in one certificate name nobody: it is nobody's to retire.
+    return found.pop() if len(found) == 1 else None
+
+
+def public_key_sha256(public_key: Any) -> str:
+    """SHA-256 (lower-case hex) of a public key's DER SubjectPublicKeyInfo."""
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def private_key_public_sha256(data: bytes) -> str:
+    """public_key_sha256 of the public half of a PEM private key (unencrypted). The key itself is not kept or
+    returned, and no message quotes it. Raises CertificateError when the data is not such a key."""
+    if not HAS_CRYPTOGRAPHY:  # pragma: no cover
+        raise CertificateError("cannot be read: the Python library 'cryptography' is not installed")
+    try:
+        # The public half is all that is wanted: skipping RSA's consistency checks saves most of the load time.
+        key = serialization.load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
+        return public_key_sha256(key.public_key())
+    except Exception:  # any failure means the same: not a readable key; never quote it
+        raise CertificateError("is not a readable private key (corrupt, encrypted, or not a key)") from None
+
+
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside an option value, however deeply nested: mapping keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from strings_in(key)
+            yield from strings_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from strings_in(item)
 
 
 def contains_private_key(text: str) -> bool:
@@ -231,6 +301,10 @@ def parse_certificate(body: str) -> Certificate:
         raise CertificateError("cannot be parsed: the Python library 'cryptography' is not installed")
     try:
         cert = x509.load_der_x509_certificate(der)
+        try:
+            public_sha256 = public_key_sha256(cert.public_key())
+        except Exception:  # a key type cryptography cannot read: the certificate is still usable
+            public_sha256 = None
         return Certificate(
             pem=pem_block(der),
             fingerprint_sha256=fingerprint(der),
@@ -239,6 +313,8 @@ def parse_certificate(body: str) -> Certificate:
             serial_number=cert.serial_number,
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
+            public_key_sha256=public_sha256,
+            made_for=_made_for(cert),
         )
     except ValueError as exc:
         raise CertificateError(f"is not a valid X.509 certificate ({exc.__class__.__name__}: {exc})") from None

@@ -10,7 +10,7 @@ Every failure carries an error_code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -21,6 +21,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     MAX_TEXT_LENGTH,
     contains_private_key,
     private_key_fragments,
+    strings_in,
 )
 from ansible_collections.certops.aws.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC,
@@ -37,19 +38,6 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
 from ansible_collections.certops.aws.plugins.module_utils.rules import INVALID_PARAMETERS, Refusal
 
 IDENTIFIER_RULES = {"user_name": invalid_user_name, "certificate_id": invalid_certificate_id}
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every string inside an option value, however deeply nested: mapping keys included."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _strings(item)
 
 
 def _secret_key_inside(value: Any) -> bool:
@@ -99,7 +87,7 @@ def _prepared(values: dict[str, Any], spec: dict[str, Any], path: str, problems:
         if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
             problems.append(f"{label} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} are accepted")
             continue
-        if any("\x00" in text for text in _strings(value)):
+        if any("\x00" in text for text in strings_in(value)):
             # Also kept from Ansible's own logging, which fails on it (ansible-core 2.20 and later).
             problems.append(
                 f"{label} holds a NUL character: no option takes binary data. A certificate in DER form: convert it "
@@ -163,7 +151,7 @@ class AwsModule(AnsibleModule):
     def _load_params(self) -> None:
         super()._load_params()
         # Masking comes first: Ansible's own validation may echo a value (a bad choice, a failed conversion).
-        for text in _strings(self.params):
+        for text in strings_in(self.params):
             if contains_private_key(text):
                 self.no_log_values.update(private_key_fragments(text))
         raw_names = set(self.params)
