@@ -180,9 +180,10 @@ def results(run: PlaybookRun) -> dict[str, dict[str, Any]]:
 
 
 def failure(run: PlaybookRun, host: str) -> str:
-    """The message of the task that failed the host."""
-    (message,) = [e["result"]["msg"] for e in run.tasks if e["host"] == host and e["status"] == "failed"]
-    return message
+    """The message of the task that failed the host (the last: a step's failure is rescued, then reported)."""
+    messages = [e["result"]["msg"] for e in run.tasks if e["host"] == host and e["status"] == "failed"]
+    assert messages, f"{host} did not fail"
+    return messages[-1]
 
 
 def outcome(entry: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +248,7 @@ def test_first_time_due_not_due_and_blocked_hosts_in_one_run(fleet, iam):
     assert statuses(iam, fleet.user("host-b")) == {b_old_id: "Inactive", b_new_id: "Active"}
     assert done["host-b"]["retired"] == [b_old_id]
     assert all(b_old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
-    assert sorted(os.listdir(b)) == ["current", "pairs", "signing.key", "signing.pem"]
+    assert sorted(os.listdir(b)) == ["current", "pairs", "retired.json", "signing.key", "signing.pem"]
 
     # host-c: left alone; host-d: failed alone, nothing written.
     assert snapshot(c) == before["host-c"] and statuses(iam, fleet.user("host-c")) == {c_id: "Active"}
@@ -267,48 +268,57 @@ def test_first_time_due_not_due_and_blocked_hosts_in_one_run(fleet, iam):
     assert host_pair(a) == a_pair and host_pair(b) == b_pair
 
 
-def test_hosts_whose_pair_is_not_the_one_iam_trusts_get_a_new_pair(fleet, iam):
+def test_a_pair_iam_does_not_trust_is_replaced_or_refused_but_never_removed(fleet, iam):
     # host-a: no pair, but the user has an active certificate far from expiry (its key is elsewhere): provisioned,
     # and that certificate stays active.
     fleet.add("host-a")
     foreign = upload(iam, make_pair("a-elsewhere", days=300).cert, user_name=fleet.user("host-a"))
-    # host-b: a pair whose certificate is not in IAM at all (deleted there): a new pair; the old one goes.
+    # host-b: a pair whose certificate the user does not have (deleted in IAM, or the wrong user or account): the
+    # role cannot account for it, so it refuses, and the key stays.
     b = fleet.add("host-b")
     b_old = make_pair("b-unknown", days=300)
     write_pair(b, b_old)
-    # host-c: a pair whose certificate was deactivated in IAM: never reactivated, replaced by a new pair.
+    # host-c: a pair whose certificate was deactivated in IAM (not by this host): never reactivated; a new pair is
+    # switched to, and the old one is kept, since this host did not retire its certificate.
     c = fleet.add("host-c")
     c_old = make_pair("c-deactivated", days=300)
     write_pair(c, c_old)
     c_old_id = upload(iam, c_old.cert, user_name=fleet.user("host-c"), status="Inactive")
+    b_before = snapshot(b)
 
+    preview = fleet.run(check=True)
     run = fleet.run()
-    assert run.rc == 0, run.output
+    assert run.rc == 2, run.output
     done = results(run)
     assert {name: entry["action"] for name, entry in done.items()} == {
         "host-a": "provision",
-        "host-b": "rotate",
+        "host-b": "blocked",
         "host-c": "rotate",
+    }
+    assert {name: outcome(entry) for name, entry in results(preview).items()} == {
+        name: outcome(entry) for name, entry in done.items()
     }
     a_pair = host_pair(fleet.dir("host-a"))
     assert statuses(iam, fleet.user("host-a")) == {
         foreign: "Active",
         id_of(iam, fleet.user("host-a"), a_pair.cert): "Active",
     }
-    for name, old in (("host-b", b_old), ("host-c", c_old)):
-        directory = fleet.dir(name)
-        new = host_pair(directory)
-        assert new.key != old.key
-        assert all(old.key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
-        assert not (directory / "previous").exists()
-    assert statuses(iam, fleet.user("host-b")) == {id_of(iam, fleet.user("host-b"), host_pair(b).cert): "Active"}
+    assert done["host-b"]["error_code"] == "HostCertificateUnknown"
+    assert "is not one of IAM user user-host-b's certificates" in failure(run, "host-b")
+    assert snapshot(b) == b_before and statuses(iam, fleet.user("host-b")) == {}
+
+    c_new = host_pair(c)
+    assert c_new.key != c_old.key and not (c / "previous").exists()
+    (kept,) = done["host-c"]["kept_pairs"]
+    assert host_pair(c / kept) == c_old, "the pair whose certificate someone else deactivated left the host"
     assert statuses(iam, fleet.user("host-c")) == {
         c_old_id: "Inactive",
-        id_of(iam, fleet.user("host-c"), host_pair(c).cert): "Active",
+        id_of(iam, fleet.user("host-c"), c_new.cert): "Active",
     }
 
     again = fleet.run()
-    assert again.rc == 0 and all(counts["changed"] == 0 for counts in recap(again).values()), again.stdout
+    assert again.rc == 2 and all(recap(again)[name]["changed"] == 0 for name in ("host-a", "host-c")), again.stdout
+    assert snapshot(b) == b_before and host_pair(c / kept) == c_old
 
 
 def test_a_host_whose_pair_cannot_be_used_fails_alone_and_untouched(fleet, iam):
@@ -599,7 +609,7 @@ def test_a_run_that_died_after_the_switch_checks_the_consumer_before_retiring(fl
     passed = fleet.run()
     assert passed.rc == 0, passed.output
     assert host_pair(b) == new and statuses(iam, fleet.user("host-b")) == {old_id: "Inactive", new_id: "Active"}
-    assert sorted(os.listdir(b)) == ["current", "pairs", "signing.key", "signing.pem"]
+    assert sorted(os.listdir(b)) == ["current", "pairs", "retired.json", "signing.key", "signing.pem"]
     assert os.listdir(b / "pairs") == ["new"]
 
 
@@ -642,7 +652,7 @@ def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fle
         # The host signs with its new pair alone: the old certificate is retired, the old key is gone.
         assert statuses(iam, fleet.user(name)) == {old_ids[name]: "Inactive", new_id: "Active"}, name
         assert results(finished)[name]["retired"] == [old_ids[name]], name
-        assert sorted(os.listdir(directory)) == ["current", "pairs", "signing.key", "signing.pem"], name
+        assert sorted(os.listdir(directory)) == ["current", "pairs", "retired.json", "signing.key", "signing.pem"], name
         assert all(old[name].key not in p.read_text() for p in directory.rglob("*") if p.is_file()), name
     assert all(counts["changed"] == 0 for counts in recap(fleet.run()).values())
 
@@ -730,6 +740,8 @@ def test_the_same_user_name_in_two_accounts_is_two_users(fleet, iam):
     assert {name: entry["action"] for name, entry in results(run).items()} == {
         "host-p": "provision",
         "host-d": "provision",
+        "host-x": "blocked",
+        "host-y": "blocked",
     }
     assert "IAM user build-02 is also the user of host-y in this play" in failure(run, "host-x")
     assert "set host_signing_certificate_account per account" in failure(run, "host-y")

@@ -1,8 +1,8 @@
 """The role host_signing_certificate documents each option where its default lives.
 
-The defaults are in vars/main.yml only (an option set to null, false or "" takes its default there, design rule 8),
-so the argument spec carries no `default:` (Ansible's validation would refuse null for an int or bool option that
-has one) and states each default in its description instead. These tests keep the two in step.
+The defaults are in plugins/module_utils/host_options.py only (an option set to null, false or "" takes its default
+there, design rule 8), so the argument spec carries no `default:` (Ansible's validation would refuse null for an int
+or bool option that has one) and states each default in its description instead. These tests keep the two in step.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import yaml
+
+from ansible_collections.certops.aws.plugins.module_utils.host_options import DEFAULTS
 
 ROLE = Path(__file__).resolve().parents[3] / "roles" / "host_signing_certificate"
 PREFIX = "host_signing_certificate_"
@@ -22,13 +24,13 @@ def load(relative: str):
 
 def test_every_option_has_a_default_and_every_default_an_option():
     options = load("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    defaults = load("vars/main.yml")["__host_signing_certificate_defaults"]
+    defaults = DEFAULTS
     assert sorted(options) == sorted(PREFIX + name for name in defaults)
 
 
 def test_the_documented_default_is_the_one_used():
     options = load("meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    defaults = load("vars/main.yml")["__host_signing_certificate_defaults"]
+    defaults = DEFAULTS
     for name, default in defaults.items():
         spec = options[PREFIX + name]
         assert "default" not in spec, f"{name}: a default in the argument spec would refuse null"
