@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import USER, Ansible, base_env
+from tests.e2e.host_fleet import Fleet
 from tools.certs import make_certificate
 from tools.harness import iam_client, install_collection, moto_server, reset_moto
 
@@ -75,3 +76,9 @@ def pem_file(tmp_path: Path) -> Callable[..., tuple[Path, str]]:
         return path, pem
 
     return write
+
+
+@pytest.fixture
+def fleet(ansible, iam, moto_endpoint, tmp_path) -> Fleet:
+    """Hosts that hold signing keys (the local connection, a directory and an IAM user each)."""
+    return Fleet(ansible, iam, moto_endpoint, tmp_path / "hosts")
