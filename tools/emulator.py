@@ -1,10 +1,12 @@
 """`make emulator`: a local IAM emulator to try the collection and your own playbooks without AWS.
 
 Starts moto's server on 127.0.0.1 (port 5000, or a free one if that is taken; CERTOPS_EMULATOR_PORT chooses),
-creates the users the guides use (alice, bob, carol) and two example accounts for the multi-account example,
-links this checkout as the collection certops.aws into .emulator/collections, and prints the environment to
-export: the endpoint, dummy credentials, the collections path and the Python that has boto3. It writes the
-same to .emulator/env.sh (and .emulator/multi-account.sh for the multi-account example). It runs until
+creates the users the guides use (alice, bob, carol; signer-1 and signer-2 for the local hosts of the host rotation
+guide) and two example accounts for the multi-account example, links this checkout as the collection certops.aws
+into .emulator/collections, writes .emulator/signing_hosts.yml (two local "hosts" for the role
+host_signing_certificate), and prints the environment to export: the endpoint, dummy credentials, the collections
+path (this checkout and community.crypto) and the Python that has boto3. It writes the same to .emulator/env.sh
+(and .emulator/multi-account.sh for the multi-account example). It runs until
 Ctrl-C (or SIGTERM), then stops the server; the emulator keeps everything in memory, so a restart starts
 empty. Nothing listens outside 127.0.0.1 and nothing reads your ~/.aws.
 
@@ -13,6 +15,7 @@ Run from the repository root: .venv/bin/python tools/emulator.py
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -26,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Where the environment files and the collections link go (CERTOPS_EMULATOR_STATE moves them, e.g. for tests).
 STATE = Path(os.environ.get("CERTOPS_EMULATOR_STATE") or ROOT / ".emulator")
 USERS = ("alice", "bob", "carol")
+# The local "hosts" of the host rotation guide's try-out (docs/guides/host_rotation.md), each an IAM user of its own.
+SIGNING_HOSTS = {"signer-1": "signer-1", "signer-2": "signer-2"}
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 # The accounts of docs/examples/aws_config.example, and the users each gets.
 ACCOUNTS = {"production-audit": ("alice", "bob"), "development-audit": ("carol", "dave")}
@@ -41,15 +46,34 @@ def free_port(preferred: int) -> int:
         return probe.getsockname()[1]
 
 
-def link_collection() -> Path:
-    """.emulator/collections/ansible_collections/certops/aws -> this checkout: ANSIBLE_COLLECTIONS_PATH for it."""
+def link_collection() -> str:
+    """.emulator/collections/ansible_collections/certops/aws -> this checkout, and the collections it depends on
+    (community.crypto, for the role host_signing_certificate): ANSIBLE_COLLECTIONS_PATH for both."""
     collections = STATE / "collections"
     link = collections / "ansible_collections" / "certops" / "aws"
     link.parent.mkdir(parents=True, exist_ok=True)
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(ROOT)
-    return collections
+    sys.path.insert(0, str(ROOT))
+    from tools.dependencies import ensure
+
+    return f"{collections}:{ensure(Path(sys.prefix) / 'collections')}"
+
+
+def signing_hosts_inventory() -> Path:
+    """An inventory of local "hosts" for the host rotation guide: a directory of its own each, under .emulator."""
+    hosts = {
+        name: {
+            "ansible_connection": "local",
+            "host_signing_certificate_user_name": user,
+            "host_signing_certificate_dir": str(STATE / "hosts" / name / "signing"),
+        }
+        for name, user in SIGNING_HOSTS.items()
+    }
+    inventory = STATE / "signing_hosts.yml"
+    inventory.write_text(json.dumps({"signing_hosts": {"hosts": hosts}}, indent=2) + "\n")
+    return inventory
 
 
 def exports(variables: dict[str, str], unset: tuple[str, ...] = ()) -> str:
@@ -60,7 +84,7 @@ def exports(variables: dict[str, str], unset: tuple[str, ...] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def environment(endpoint: str, collections: Path) -> dict[str, str]:
+def environment(endpoint: str, collections: str) -> dict[str, str]:
     return {
         # AWS_URL is the endpoint_url of every certops.aws module; botocore's own variable serves boto3 scripts.
         "AWS_URL": endpoint,
@@ -78,7 +102,7 @@ def environment(endpoint: str, collections: Path) -> dict[str, str]:
     }
 
 
-def multi_account_environment(endpoint: str, collections: Path, credentials: Path) -> dict[str, str]:
+def multi_account_environment(endpoint: str, collections: str, credentials: Path) -> dict[str, str]:
     """For docs/examples: the example AWS config file, whose profiles assume a role in each account, and the
     controller's own (dummy) credentials as the profile 'auditor'; STS answered by the emulator."""
     return {
@@ -101,7 +125,7 @@ def seed(endpoint: str, credentials: Path) -> None:
     default = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     ).client("iam", endpoint_url=endpoint)
-    for user in USERS:
+    for user in (*USERS, *SIGNING_HOSTS.values()):
         default.create_user(UserName=user)
 
     for profile, users in ACCOUNTS.items():
@@ -142,6 +166,7 @@ def main() -> int:
         credentials.write_text("[auditor]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
         collections = link_collection()
         seed(endpoint, credentials)
+        inventory = signing_hosts_inventory()
         env_file, multi_file = STATE / "env.sh", STATE / "multi-account.sh"
         env_file.write_text(exports(environment(endpoint, collections), unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")))
         multi_file.write_text(
@@ -157,6 +182,8 @@ def main() -> int:
             f"{exports(environment(endpoint, collections), unset=('AWS_PROFILE', 'AWS_SESSION_TOKEN'))}\n"
             "then run your own playbooks and ad hoc commands as usual, for example:\n"
             "  ansible localhost -m certops.aws.iam_signing_certificate_info -a user_name=bob\n\n"
+            f"To rotate signing certificates on local hosts (docs/guides/host_rotation.md), with {inventory}:\n"
+            "  ansible-playbook -i .emulator/signing_hosts.yml docs/examples/host_signing_certificates.yml\n\n"
             "For the multi-account example (two accounts, reached by assuming a role from the profiles of\n"
             f"docs/examples/aws_config.example): source {multi_file}, then, from {ROOT}:\n"
             "  ansible-playbook -i docs/examples/inventory.yml certops.aws.audit_expiring_certificates \\\n"

@@ -1,5 +1,6 @@
-"""`make emulator` as the getting-started guide walks through it: start it, export what it prints, run one's own
-playbook and an ad hoc command, run the multi-account example by its recipe, stop it with Ctrl-C."""
+"""`make emulator` as the guides walk through it: start it, export what it prints, run one's own playbook and an ad
+hoc command, run the multi-account example by its recipe, try the role host_signing_certificate on local hosts as
+the host rotation guide writes it, stop it with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -78,7 +79,7 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emula
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", endpoint)
     assert exported["AWS_ACCESS_KEY_ID"] == "testing" and exported["AWS_CONFIG_FILE"] == os.devnull
     env = source(state / "env.sh", tmp_path)
-    assert env["AWS_URL"] == endpoint and env["ANSIBLE_COLLECTIONS_PATH"] == str(state / "collections")
+    assert env["AWS_URL"] == endpoint and env["ANSIBLE_COLLECTIONS_PATH"].split(":")[0] == str(state / "collections")
     assert env["PATH"].startswith(str(Path(sys.executable).parent))
 
     # One's own playbook, in one's own directory, found by nothing but the exported environment.
@@ -118,3 +119,37 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emula
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     assert "emulator stopped" in process.stdout.read()
+
+
+def test_the_host_rotation_guide_tries_the_role_on_local_hosts_as_written(emulator, tmp_path):
+    printed, state, _process = emulator
+    guide = (REPO / "docs" / "guides" / "host_rotation.md").read_text()
+    section = guide.split("## Try it locally", 1)[1]
+    block = re.search(r"^```sh\n(.*?)^```", section, re.M | re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert commands[0] == "source .emulator/env.sh", commands
+    assert "ansible-playbook -i .emulator/signing_hosts.yml" in printed
+    # The guide's commands run from the checkout; here its .emulator is the test's own.
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / ".emulator").symlink_to(state)
+    (checkout / "docs").symlink_to(REPO / "docs")
+    env = source(state / "env.sh", tmp_path)
+    seen = []
+    for command in commands[1:]:
+        run_cleanly(["bash", "-c", command], checkout, env)
+        pairs = {}
+        for host in ("signer-1", "signer-2"):
+            directory = state / "hosts" / host / "signing"
+            pairs[host] = (directory / "signing.pem").read_text() if (directory / "signing.pem").exists() else None
+        seen.append(pairs)
+    check, first, forced = seen
+    assert check == {"signer-1": None, "signer-2": None}, "check mode wrote on a host"
+    iam = iam_client(env["AWS_URL"])
+    for host in ("signer-1", "signer-2"):
+        assert first[host] and forced[host] and first[host] != forced[host], host
+        listed = {
+            fingerprint(c["CertificateBody"]): c["Status"]
+            for c in iam.list_signing_certificates(UserName=host)["Certificates"]
+        }
+        assert listed == {fingerprint(first[host]): "Inactive", fingerprint(forced[host]): "Active"}, host
