@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.e2e.helpers import REPO, run_tool, upload
 from tests.e2e.host_fleet import (
@@ -588,3 +591,40 @@ def test_the_same_user_name_in_two_accounts_is_two_users(fleet, iam):
     }
     assert "IAM user build-02 is also the user of host-y in this play" in failure(run, "host-x")
     assert "set host_signing_certificate_account per account" in failure(run, "host-y")
+
+
+def test_a_consumer_reading_as_the_guide_shows_never_gets_a_key_with_another_pairs_certificate(fleet, iam):
+    guide = (REPO / "docs" / "guides" / "host_rotation.md").read_text()
+    (code,) = [
+        block for block in re.findall(r"^```python\n(.*?)^```", guide, re.M | re.S) if "read_signing_pair" in block
+    ]
+    namespace: dict = {}
+    exec(compile(code, "host_rotation.md", "exec"), namespace)  # the guide's own reader, as a consumer copies it
+    read_signing_pair = namespace["read_signing_pair"]
+
+    b = fleet.add("host-b")
+    assert fleet.run().rc == 0
+    reads, mismatches, stop = [0], [], threading.Event()
+
+    def consumer() -> None:
+        while not stop.is_set():
+            key_pem, cert_pem = read_signing_pair(str(b))
+            key = serialization.load_pem_private_key(key_pem, password=None)
+            cert = x509.load_pem_x509_certificate(cert_pem)
+            if key.public_key().public_numbers() != cert.public_key().public_numbers():
+                mismatches.append(reads[0])
+            reads[0] += 1
+
+    reader = threading.Thread(target=consumer)
+    reader.start()
+    try:
+        seen = {host_pair(b).cert}
+        for _rotation in range(2):
+            run = fleet.run(host_signing_certificate_force=True)
+            assert run.rc == 0, run.output
+            seen.add(host_pair(b).cert)
+    finally:
+        stop.set()
+        reader.join(timeout=60)
+    assert len(seen) == 3, "the forced runs did not rotate"
+    assert reads[0] > 100 and mismatches == [], (reads[0], mismatches)
