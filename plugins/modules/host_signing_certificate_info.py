@@ -36,6 +36,7 @@ attributes:
     description: Reads the same; it never writes.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
 seealso:
   - module: certops.aws.host_signing_certificate_plan
   - module: certops.aws.host_signing_certificate_step

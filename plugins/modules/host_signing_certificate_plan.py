@@ -56,6 +56,7 @@ attributes:
     description: The host's pairs (in use, staged, previous, all) and the user's certificates, before and after.
   action:
     support: full
+    description: An action plugin on the controller.
   connection:
     support: none
     description: Runs on the controller only.

@@ -57,8 +57,10 @@ options:
 attributes:
   check_mode:
     support: none
+    description: The role runs no step in check mode; the plan is its preview.
   diff_mode:
     support: none
+    description: The plan's diff shows the host's pairs before and after.
 seealso:
   - module: certops.aws.host_signing_certificate_info
   - module: certops.aws.host_signing_certificate_plan
