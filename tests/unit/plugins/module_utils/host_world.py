@@ -108,7 +108,9 @@ def pair_name(number: int) -> str:
 @functools.lru_cache(maxsize=1)
 def dead_controller() -> dict[str, Any]:
     """A controller whose ansible process has ended: a killed run's lock is known to be stale at once."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     pid = int(child.stdout)
     return {"host": socket.gethostname(), "boot_id": host_layout._boot_id(), "pid": pid, "started": "0"}
 
@@ -283,7 +285,7 @@ def run_role(
         return record
     args = plan.steps(facts["token"])
     run = {"id": f"run-{now.timestamp()}", "controller": dead_controller(), "lease": 1800}
-    step = host_layout.Step(facts["path"], run, lambda: now.timestamp())
+    step = host_layout.Step(facts["path"], run, now.timestamp)
     new_material = None
 
     def take(name: str, action) -> None:
