@@ -322,9 +322,11 @@ def _account(owner: str | None, group: str | None) -> dict[str, Any]:
 
 
 def _unsafe_parent(path: str, runner: int) -> str | None:
-    """Why the directories above <dir> would let another user swap <dir> for something else, or None."""
-    current = "/"
-    for part in [p for p in path.split("/") if p]:
+    """Why the directories from / down to `path` (the parent of <dir>) would let another user swap <dir> for
+    something else, or None. A missing directory is made by the runner, so the check stops there."""
+    parts = [part for part in path.split("/") if part]
+    for depth in range(len(parts) + 1):
+        current = "/" + "/".join(parts[:depth])
         try:
             info = os.lstat(current)
         except FileNotFoundError:
@@ -335,7 +337,6 @@ def _unsafe_parent(path: str, runner: int) -> str | None:
             return f"{current}, a parent of host_signing_certificate_dir, belongs to uid {info.st_uid}"
         if info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX:
             return f"{current}, a parent of host_signing_certificate_dir, is writable by other users"
-        current = os.path.join(current, part)
     return None
 
 
@@ -344,7 +345,7 @@ def real_location(path: str) -> tuple[str, str | None]:
     used, or None."""
     parent, name = os.path.split(path)
     real = os.path.join(os.path.realpath(parent), name)
-    problem = _unsafe_parent(os.path.dirname(real) + "/", os.geteuid())
+    problem = _unsafe_parent(os.path.dirname(real), os.geteuid())
     if problem:
         return real, problem
     try:
