@@ -6,6 +6,7 @@ The hosts are real directories (host_world), read by the real look; IAM is a lis
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -164,3 +165,19 @@ def test_hosts_that_name_one_iam_user_regardless_of_case_in_one_account_share_it
         ("e", {"user_name": "BUILD", "account": "dev"}),
     ]
     assert hosts_sharing_users(claims) == {"a": ["b"], "b": ["a"], "c": ["e"], "e": ["c"]}
+
+
+def test_a_directory_of_another_user_is_refused_unless_it_is_the_owners_from_an_earlier_release(host):
+    pair_in_use(host, "here-long-1")
+    iam = Iam()
+    iam.add(material("here-long-1"), "Active")
+    for path in (host, host / "pairs", host / "pairs" / "20260101T000000.000000Z"):
+        os.chown(path, 65534, 65534)
+    refused = decide(host, iam)
+    assert refused.blocked and refused.error_code == "HostDirectoryUnsafe"
+    assert "belongs to uid 65534, not to the user the role runs as" in refused.reason
+    facts = look(str(host), "65534", None, NOW.timestamp())
+    taken_back = plan_host({**options(owner="65534"), "dir": str(host)}, facts, iam.records, NOW)
+    assert taken_back.action == "finish"
+    assert [change["path"] for change in taken_back.modes_before] == [".", "pairs", "pairs/20260101T000000.000000Z"]
+    assert all(change["uid"] == os.geteuid() for change in taken_back.modes_before)
