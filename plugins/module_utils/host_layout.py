@@ -58,12 +58,19 @@ PAIR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ROLE_PAIR_NAME = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z|adopted-[0-9a-f]{16}")
 # Files Ansible's atomic move leaves behind when a run dies while community.crypto writes a pair's file.
 TEMPORARY = re.compile(r"\.ansible_tmp.*|tmp[A-Za-z0-9_]{6,}")
+# What a step of the role leaves behind when it dies in the middle: a link or file being replaced (renamed over its
+# name when done), and a pair being removed (renamed first, so that it leaves the layout at once).
+STEP_TEMPORARY = re.compile(
+    r"\.(signing\.key|signing\.pem|current|next|previous|retired\.json|rotation\.lock)\.[0-9]+\.tmp"
+)
+REMOVING = ".removing-"
 KEY_MODE = 0o600
 PEM_MODE = 0o644
 DIR_MODE = 0o750
 NEW_PAIR_MODE = 0o700
 PARENT_MODE = 0o755
 MAX_FILE = 64 * 1024
+MAX_LEASE = 7 * 24 * 3600  # host_options.MAX_LOCK_TIMEOUT
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -202,6 +209,8 @@ def _pairs(dir_fd: int) -> dict[str, Any]:
     """Every entry of pairs/: for a directory, its pair and whatever else it holds."""
     found: dict[str, Any] = {}
     for name in sorted(os.listdir(dir_fd)):
+        if name.startswith(REMOVING):
+            continue  # a pair a step was removing when it died: a leftover (see _leftovers)
         entry = _entry(dir_fd, name)
         if entry is None:
             continue
@@ -234,21 +243,46 @@ def process_start(pid: int) -> str | None:
     return text.rsplit(")", 1)[-1].split()[19]
 
 
+def _pid_namespace() -> str | None:
+    """The PID namespace of this process: a process ID means the same process only within one (a container on the
+    same machine has the machine's name and boot ID, and other processes behind the same IDs)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
 def controller_identity() -> dict[str, Any]:
     """Who holds a lock: the ansible process on the controller (this code runs in one of its workers)."""
     pid = os.getppid()
-    return {"host": socket.gethostname(), "boot_id": _boot_id(), "pid": pid, "started": process_start(pid)}
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _boot_id(),
+        "pid_namespace": _pid_namespace(),
+        "pid": pid,
+        "started": process_start(pid),
+    }
 
 
 def _holder_alive(lock: dict[str, Any], now: float) -> tuple[bool, str]:
-    """Whether the run that holds a lock may still be working, and why it is taken to be gone. A holder on this
-    machine (a run with the local connection, a cron job) is gone when its ansible process is; one elsewhere
-    when its lease ran out."""
+    """Whether the run that holds a lock may still be working, and why it is taken to be gone. A holder seen from
+    the same machine and PID namespace (a run with the local connection, a cron job on the host) is working exactly
+    as long as its ansible process is; any other until its lease runs out (every step of the run renews it)."""
     holder = lock.get("controller") or {}
-    here = holder.get("host") == socket.gethostname() and holder.get("boot_id") == _boot_id()
-    pid = holder.get("pid")
-    if here and isinstance(pid, int) and holder.get("started") and process_start(pid) != holder["started"]:
-        return False, f"its ansible process {holder['pid']} on this machine has ended"
+    pid, started = holder.get("pid"), holder.get("started")
+    here = (
+        holder.get("host") == socket.gethostname()
+        and holder.get("boot_id") is not None
+        and holder.get("boot_id") == _boot_id()
+        and holder.get("pid_namespace") is not None
+        and holder.get("pid_namespace") == _pid_namespace()
+        and isinstance(pid, int)
+        and bool(started)
+    )
+    if here:
+        if process_start(pid) == started:
+            return True, ""
+        return False, f"its ansible process {pid} on this machine has ended"
     expires = lock.get("expires")
     if not isinstance(expires, (int, float)):
         return False, "the lock does not say until when it holds"
@@ -269,6 +303,8 @@ def _lock_facts(dir_fd: int, now: float) -> dict[str, Any] | None:
     except ValueError:
         return {"run": None, "alive": False, "why": "the lock file is unreadable", "entry": entry}
     alive, why = _holder_alive(lock, now)
+    if isinstance(lock.get("expires"), (int, float)) and lock["expires"] > now + MAX_LEASE:
+        alive, why = False, "it claims to hold for longer than any run may"
     holder = lock.get("controller") or {}
     return {
         "run": lock.get("run"),
@@ -380,6 +416,8 @@ def look(path: str, owner: str | None, group: str | None, now: float) -> dict[st
         "loose": None,
         "pairs": {},
         "lock": None,
+        "others": [],
+        "leftovers": [],
         "retired": [],
         "retired_problem": None,
         "token": None,
@@ -395,12 +433,33 @@ def look(path: str, owner: str | None, group: str | None, now: float) -> dict[st
     return facts
 
 
+def _leftovers(dir_fd: int, names: list[str]) -> list[str]:
+    """What a step that died in the middle left, of the runner's own: temporary links and files at the top, and
+    pairs it was removing."""
+    found = []
+    for name in names:
+        entry = _entry(dir_fd, name) if STEP_TEMPORARY.fullmatch(name) else None
+        if entry and entry["type"] in ("file", "link") and entry["uid"] == os.geteuid():
+            found.append(name)
+    pairs = _entry(dir_fd, PAIRS)
+    if pairs and pairs["type"] == "dir":
+        with _opened(dir_fd, PAIRS) as pairs_fd:
+            for name in os.listdir(pairs_fd):
+                entry = _entry(pairs_fd, name) if name.startswith(REMOVING) else None
+                if entry and entry["type"] == "dir" and entry["uid"] == os.geteuid():
+                    found.append(f"{PAIRS}/{name}")
+    return sorted(found)
+
+
 def _look_inside(real: str, facts: dict[str, Any], now: float) -> None:
     with _opened(None, real) as dir_fd:
         info = os.fstat(dir_fd)
         facts["exists"] = True
         facts["dir"] = {"uid": info.st_uid, "gid": info.st_gid, "mode": stat.S_IMODE(info.st_mode)}
         facts["entries"] = {name: _entry(dir_fd, name) for name in TOP_NAMES if name not in (LOCK,)}
+        names = os.listdir(dir_fd)
+        facts["others"] = sorted(n for n in names if n not in TOP_NAMES and not STEP_TEMPORARY.fullmatch(n))
+        facts["leftovers"] = _leftovers(dir_fd, names)
         if any((facts["entries"][name] or {}).get("type") == "file" for name in PAIR_FILES):
             facts["loose"] = _pair_facts(dir_fd)
         if (facts["entries"][PAIRS] or {}).get("type") == "dir":
@@ -619,7 +678,8 @@ class Step:
 
     def remove_pair(self, dir_fd: int, name: str) -> None:
         """Remove pairs/<name>: a directory of this runner holding only the pair's files (and temporary files of an
-        interrupted write). Never the pair `current` points to."""
+        interrupted write). Never the pair `current` points to. It is renamed first, so that it leaves the layout in
+        one step even if the removal of its files is interrupted (sweep() finishes that)."""
         current = _entry(dir_fd, CURRENT)
         if current and current.get("target") == f"{PAIRS}/{name}":
             raise LayoutError(f"pairs/{name} is the pair in use; it was not removed")
@@ -630,18 +690,39 @@ class Step:
             if entry["type"] != "dir" or entry["uid"] != self.runner:
                 raise LayoutError(f"pairs/{name} is not a directory the role made; it was not removed")
             with _opened(pairs_fd, name) as pair_fd:
-                names = os.listdir(pair_fd)
-                strangers = [n for n in names if n not in PAIR_FILES and not TEMPORARY.fullmatch(n)]
-                if strangers:
-                    raise LayoutError(f"pairs/{name} holds {', '.join(sorted(strangers))}; it was not removed")
-                for item in names:
-                    if _entry(pair_fd, item)["type"] not in ("file", "link"):
-                        raise LayoutError(f"pairs/{name}/{item} is not a file; the pair was not removed")
-                for item in names:
-                    os.unlink(item, dir_fd=pair_fd)
-            os.rmdir(name, dir_fd=pairs_fd)
+                self._check_pair_contents(pair_fd, name)
+            os.rename(name, REMOVING + name, src_dir_fd=pairs_fd, dst_dir_fd=pairs_fd)
+            self._delete_pair(pairs_fd, REMOVING + name)
         self.done.append(f"removed pairs/{name}")
         self.removed.append(f"pairs/{name}")
+
+    @staticmethod
+    def _check_pair_contents(pair_fd: int, name: str) -> None:
+        names = os.listdir(pair_fd)
+        strangers = [n for n in names if n not in PAIR_FILES and not TEMPORARY.fullmatch(n)]
+        if strangers:
+            raise LayoutError(f"pairs/{name} holds {', '.join(sorted(strangers))}; it was not removed")
+        for item in names:
+            if _entry(pair_fd, item)["type"] not in ("file", "link"):
+                raise LayoutError(f"pairs/{name}/{item} is not a file; the pair was not removed")
+
+    def _delete_pair(self, pairs_fd: int, name: str) -> None:
+        with _opened(pairs_fd, name) as pair_fd:
+            self._check_pair_contents(pair_fd, name)
+            for item in os.listdir(pair_fd):
+                os.unlink(item, dir_fd=pair_fd)
+        os.rmdir(name, dir_fd=pairs_fd)
+
+    def sweep(self, dir_fd: int) -> None:
+        """Finish what a step that died in the middle left: its temporary links and files, and pairs it was
+        removing (only the runner's own)."""
+        for leftover in _leftovers(dir_fd, os.listdir(dir_fd)):
+            if leftover.startswith(f"{PAIRS}/"):
+                with _opened(dir_fd, PAIRS) as pairs_fd:
+                    self._delete_pair(pairs_fd, leftover[len(PAIRS) + 1 :])
+            else:
+                os.unlink(leftover, dir_fd=dir_fd)
+            self.done.append(f"removed {leftover}, left by an interrupted step")
 
     def stage(self, dir_fd: int, name: str, gid: int | None) -> None:
         """A new, private pair directory for community.crypto to fill, staged as `next`."""

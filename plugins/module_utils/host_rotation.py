@@ -40,6 +40,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 )
 
 KEY, PEM, CURRENT, NEXT, PREVIOUS, PAIRS = "signing.key", "signing.pem", "current", "next", "previous", "pairs"
+LEDGER, LOCK = "retired.json", "rotation.lock"
 PAIR_TARGET = re.compile(r"pairs/([A-Za-z0-9][A-Za-z0-9._-]{0,127})")
 ROLE_PAIR_NAME = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z|adopted-[0-9a-f]{16}")
 DIR_MODE, KEY_MODE, WRITABLE_BY_OTHERS = 0o750, 0o600, 0o022
@@ -83,21 +84,23 @@ class Pair:
         return self.problem is None and self.foreign is None
 
     @property
-    def empty(self) -> bool:
-        return self.problem == "empty"
+    def incomplete(self) -> bool:
+        """An empty pair directory, or one of the two files alone: what an interrupted making or removal leaves."""
+        return self.problem is not None and (self.problem == "empty" or " exists but " in self.problem)
 
 
 @dataclass(frozen=True)
 class HostPlan:
     """One run on one host. The steps, in order:
 
-    begin   take the lock, then: create_dir, modes_before, ledger (before any write in IAM: what this run may retire or
-            delete), adopt, relink, forget, discard, new_pair (staged)
+    begin   take the lock, then: sweep, create_dir, modes_before, ledger (before any write in IAM: what this run may
+            retire or delete), adopt, relink, detach, forget, discard, new_pair (staged)
     make    the new pair's key, request and certificate (community.crypto), when new_pair
     IAM     make_room (delete), upload (and wait until IAM lists it as active)
     switch  previous -> switch_from, current -> switch_to, then the consumer check (back to switch_from if it fails)
     IAM     retire (deactivate, or delete)
-    end     clear_next, remove, forget_previous, modes_after, final_ledger (without what is gone for good), unlock
+    end     sweep, final_ledger (without what is gone for good), modes_after, clear_next, remove, forget_previous,
+            unlock
     """
 
     action: str
@@ -120,6 +123,7 @@ class HostPlan:
     upload: bool = False
     switch_to: str | None = None
     switch_from: str | None = None
+    detach: bool = False
     retire: tuple[str, ...] = ()
     retire_by_deleting: bool = False
     clear_next: bool = False
@@ -131,6 +135,7 @@ class HostPlan:
     new_certificate: dict[str, Any] | None = None
     made_for: str | None = None
     took_over_lock: str | None = None
+    sweep: tuple[str, ...] = ()
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
 
@@ -144,6 +149,7 @@ class HostPlan:
         change on the host that comes before them."""
         return bool(
             self.make_room
+            or self.detach
             or self.upload
             or self.retire
             or self.switch_to
@@ -167,6 +173,7 @@ class HostPlan:
             or self.ledger is not None
             or self.final_ledger is not None
             or self.took_over_lock is not None
+            or bool(self.sweep)
         )
 
     def consequences(self, conditional: bool) -> list[str]:
@@ -177,7 +184,8 @@ class HostPlan:
             parts.append(f"{would}delete {', '.join(self.make_room)} in IAM to make room")
         if self.retire:
             how = "delete" if self.retire_by_deleting else "deactivate"
-            parts.append(f"{would}{how} {', '.join(self.retire)} in IAM once the consumer works with the new pair")
+            when = " once the consumer works with the new pair" if self.switch_to else ""
+            parts.append(f"{would}{how} {', '.join(self.retire)} in IAM{when}")
         removed = [f"pairs/{name}" for name in (*self.discard, *self.remove)]
         if removed:
             parts.append(f"{would}remove {', '.join(removed)} from the host (the key in it included)")
@@ -186,6 +194,8 @@ class HostPlan:
         changed = [change["path"] for change in (*self.modes_before, *self.modes_after)]
         if changed:
             parts.append(f"{would}set the owner, group or mode of {', '.join(changed)}")
+        if self.sweep:
+            parts.append(f"{would}remove {', '.join(self.sweep)}, left by an interrupted step")
         if self.took_over_lock and self.changes:
             parts.append(f"{would}take over the lock left by a run that is gone ({self.took_over_lock})")
         return parts
@@ -218,6 +228,7 @@ class HostPlan:
                 "relink": self.relink,
                 "forget": list(self.forget),
                 "discard": list(self.discard),
+                "detach": self.detach,
                 "stage": self.new_pair,
             }
         if self.changes:
@@ -325,10 +336,11 @@ class _Planner:
         account = facts.get("account") or {}
         self.key_uid, self.gid = account.get("uid"), account.get("gid")
         entries = facts.get("entries") or {}
-        self.entries = {name: entries.get(name) for name in (KEY, PEM, CURRENT, NEXT, PREVIOUS, PAIRS)}
+        self.entries = {name: entries.get(name) for name in (KEY, PEM, CURRENT, NEXT, PREVIOUS, PAIRS, LEDGER)}
         self.pairs_facts = facts.get("pairs") or {}
         self.ledger = list(facts.get("retired") or [])
         self.ledgered = {item["fingerprint_sha256"] for item in self.ledger}
+        self.listing_confirmed = False  # set once the user's listing holds the host's certificate in use
 
     # -- what is whose ------------------------------------------------------------------------------------------
 
@@ -336,12 +348,32 @@ class _Planner:
         """Whether a made-for name names this host and this IAM user (whose names IAM compares regardless of case)."""
         return bool(made_for) and made_for[0] == self.host and str(made_for[1]).casefold() == self.user.casefold()
 
+    def confirmed(self, record: Record | None) -> bool:
+        """Whether the user's listing is known to be the right one (the right user, in the right account): it holds
+        the host's certificate in use, or a certificate made for this host and user, or one a pair on the host holds.
+        Only then does a certificate missing from it count as deleted by this host; in another account, every one of
+        the host's certificates is missing."""
+        if record is not None:
+            return True
+        held = {pair.fingerprint for pair in (self.pair(name) for name in self.pairs_facts) if pair and pair.usable}
+        return any(self.made_here(r.get("made_for")) or r.get("fingerprint_sha256") in held for r in self.records)
+
+    def debris(self, pair: Pair) -> bool:
+        """Whether an incomplete pair is what an interrupted run of this host left: no certificate (a key made
+        before the run stopped, never uploaded), a certificate IAM does not have, or one this host retired."""
+        rec = self.record_of(pair)
+        return rec is None or (pair.fingerprint in self.ledgered and rec["status"] != ACTIVE)
+
     def retired_here(self, pair: Pair, gone: set[str]) -> bool:
-        """Whether this host retires or deletes the pair's certificate in this run, or did in an earlier one."""
+        """Whether this host retires or deletes the pair's certificate in this run, or did in an earlier one. A
+        certificate the listing lacks counts as deleted by this host only when the listing is known to be the right
+        one (the user's listing holds the host's certificate in use): in another account, every one is missing."""
         rec = self.record_of(pair)
         if rec is not None and rec["certificate_id"] in gone:
             return True
-        return pair.fingerprint in self.ledgered and (rec is None or rec["status"] != ACTIVE)
+        if rec is None:
+            return pair.fingerprint in self.ledgered and self.listing_confirmed
+        return pair.fingerprint in self.ledgered and rec["status"] != ACTIVE
 
     def record_of(self, pair: Pair | None) -> Record | None:
         return by_fingerprint(self.records, pair.fingerprint) if pair is not None and pair.fingerprint else None
@@ -413,6 +445,18 @@ class _Planner:
         changes: list[dict[str, Any]] = []
         if self.facts.get("dir"):
             changes += self.directory_changes(".", self.facts["dir"], take_back)
+        others = self.facts.get("others") or []
+        if changes and others:
+            raise Blocked(
+                f"cannot rotate: {self.dir} holds {', '.join(others)}, which the role did not make, and the role "
+                "changes the owner, group or mode only of a directory of its own: give host_signing_certificate_dir "
+                "a directory of its own; nothing was changed",
+                DIRECTORY_UNSAFE,
+            )
+        own_files = {LEDGER: self.entries.get(LEDGER), LOCK: (self.facts.get("lock") or {}).get("entry")}
+        for name, entry in own_files.items():
+            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
+                raise self.foreign(f"{name} is not a file of the user the role runs as")
         for name in (KEY, PEM):
             entry = self.entries[name]
             if entry and entry["type"] == "link":
@@ -505,7 +549,9 @@ class _Planner:
         if consumer is not None:
             self.identity(consumer, "the host's pair")
         record = self.record_of(consumer)
-        if consumer is not None and record is None and consumer.fingerprint not in self.ledgered:
+        self.listing_confirmed = self.confirmed(record)
+        deleted_here = record is None and consumer is not None and consumer.fingerprint in self.ledgered
+        if consumer is not None and record is None and not (deleted_here and self.listing_confirmed):
             raise Blocked(
                 f"cannot rotate: the host's certificate (SHA-256 {consumer.fingerprint}) is not one of IAM user "
                 f"{self.user}'s certificates. Check host_signing_certificate_user_name and the account or profile of "
@@ -590,7 +636,11 @@ class _Planner:
             if previous.usable and previous_record and previous_record["status"] == ACTIVE:
                 retire.append(previous_record["certificate_id"])
                 remove.append(previous_name)
-            elif previous.usable and (previous.fingerprint in self.ledgered or self.made_here(previous.made_for)):
+            elif (
+                previous.usable
+                and self.listing_confirmed
+                and (previous.fingerprint in self.ledgered or self.made_here(previous.made_for))
+            ):
                 remove.append(previous_name)  # retired (or deleted) by this host once it had switched away
             elif ROLE_PAIR_NAME.fullmatch(previous_name) and not previous.foreign and previous_record is None:
                 discard.append(previous_name)
@@ -601,8 +651,8 @@ class _Planner:
         for name, pair in pairs.items():
             if name in referenced or name in discard:
                 continue
-            if not pair.usable and not pair.foreign and ROLE_PAIR_NAME.fullmatch(name) and not self.record_of(pair):
-                discard.append(name)  # debris of an interrupted run: an empty or half-made pair, never in IAM
+            if pair.incomplete and not pair.foreign and ROLE_PAIR_NAME.fullmatch(name) and self.debris(pair):
+                discard.append(name)
             elif name != adopt_name:
                 keep.append(name)
 
@@ -636,7 +686,10 @@ class _Planner:
             action, reason = PROVISION, f"the host has no pair in {self.dir}"
         elif record is None:
             action = ROTATE
-            reason = f"the host's certificate ({consumer.fingerprint}) was deleted from IAM by this host"
+            reason = (
+                f"the host's certificate ({consumer.fingerprint}) was deleted from IAM by this host (to make room "
+                "for a rotation that then stopped)"
+            )
         elif not active:
             action = ROTATE
             reason = (
@@ -670,6 +723,12 @@ class _Planner:
         retire = list(dict.fromkeys(retire))
         make_room = self.room(own, held, force) if upload else []
         retire = [certificate_id for certificate_id in retire if certificate_id not in make_room]
+        # The host's own certificate is inactive and goes to make room: the pair is no use to the consumer, and is
+        # detached first (the stable paths removed), so that a run that stops before the switch leaves a host with no
+        # pair - provisioned by the next run - rather than one whose certificate IAM no longer has.
+        detach = record is not None and record["certificate_id"] in make_room
+        if detach:
+            switch_from = None
 
         # A pair leaves the host with its certificate: one this run retires or deletes, or one this host did before.
         gone = set(retire) | set(make_room)
@@ -716,6 +775,7 @@ class _Planner:
             upload=upload,
             switch_to=switch_to,
             switch_from=switch_from if switch_from != switch_to else None,
+            detach=detach,
             retire=tuple(retire),
             retire_by_deleting=retire_by_deleting,
             clear_next=clear_next,
@@ -728,6 +788,7 @@ class _Planner:
             new_certificate=new_certificate,
             made_for=made_for_uri(self.host, self.user) if new_pair else None,
             took_over_lock=took_over,
+            sweep=tuple(self.facts.get("leftovers") or ()),
         )
         return replace(plan, action=FINISH) if action == NONE and plan.changes else plan
 

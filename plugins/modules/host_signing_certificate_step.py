@@ -110,6 +110,7 @@ def begin(step: Step, args: dict) -> None:
     dir_fd, created = step.open_dir({"gid": args.get("gid")} if args.get("create") else None)
     try:
         step.take_lock(dir_fd, "created" if created else args.get("token"), created=created)
+        step.sweep(dir_fd)
         step.set_modes(dir_fd, args.get("modes") or [])
         if args.get("ledger") is not None:
             step.write_ledger(dir_fd, args["ledger"])
@@ -119,6 +120,8 @@ def begin(step: Step, args: dict) -> None:
             step.adopt(dir_fd, args["adopt"])
         elif args.get("relink"):
             step.relink(dir_fd)
+        if args.get("detach"):
+            step.switch_back(dir_fd, None)
         for pointer in args.get("forget") or []:
             step.point(dir_fd, pointer, None)
         for name in args.get("discard") or []:
@@ -143,6 +146,8 @@ def switch(step: Step, args: dict, run_check) -> None:
         failure = run_check()
         if failure is None:
             return
+        # The check may have outlasted the lease: switch back only while this run still holds the directory.
+        step.take_lock(dir_fd, None)
         step.switch_back(dir_fd, args.get("from"))
         raise LayoutError(
             f"the consumer check failed ({failure}); switched back to "
@@ -167,6 +172,7 @@ def end(step: Step, args: dict) -> None:
     dir_fd, _created = step.open_dir(None)
     try:
         step.take_lock(dir_fd, args.get("token"))
+        step.sweep(dir_fd)
         if args.get("ledger") is not None:
             step.write_ledger(dir_fd, args["ledger"])
         step.set_modes(dir_fd, args.get("modes") or [])

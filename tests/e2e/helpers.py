@@ -173,7 +173,7 @@ class Ansible:
         run_env = {
             **self.env,
             "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACK_DIR),
-            "ANSIBLE_CALLBACKS_ENABLED": "certops_e2e_record,certops_e2e_kill",
+            "ANSIBLE_CALLBACKS_ENABLED": "certops_e2e_record,certops_e2e_kill,certops_e2e_consumer",
             "CERTOPS_E2E_RESULTS": str(results),
             **({"AWS_URL": self.endpoint} if aws_url else {}),
             **(env or {}),

@@ -12,6 +12,8 @@ import os
 import pwd
 import shutil
 import stat
+import tempfile
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -322,3 +324,106 @@ def test_a_run_killed_after_any_step_is_finished_by_the_next_run_without_debris(
     again = fleet.run()
     assert recap(again)["host-b"]["changed"] == 0, again.stdout
     assert outcome(results(again)["host-b"])["action"] == "none"
+
+
+@pytest.fixture
+def shared_base():
+    """A directory other users may traverse (pytest's own temporary directories are root's, 0700): /tmp/certops-*."""
+    base = Path(tempfile.mkdtemp(prefix="certops-e2e-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def consumer_acts_after(tmp_path: Path, task: str, script: str) -> dict[str, str]:
+    """The environment of a run in which user nobody runs `script` (sh -e) once `task` is done (the test callback
+    certops_e2e_consumer)."""
+    return {
+        "CERTOPS_E2E_CONSUMER_AFTER": task,
+        "CERTOPS_E2E_CONSUMER_SCRIPT": textwrap.dedent(script),
+        "CERTOPS_E2E_CONSUMER_LOG": str(tmp_path / "consumer.log"),
+    }
+
+
+def test_a_directory_under_one_the_consumer_owns_is_refused_so_it_cannot_swap_it_between_steps(
+    fleet, iam, tmp_path, shared_base
+):
+    # The consumer (nobody) owns the directory that holds <dir> (its home, its data directory). Were <dir> accepted
+    # there, it could rename <dir> aside between two steps and put a link in its place leading, through
+    # pairs/<the staged name>, to another service's root-only directory holding a signing.key: community.crypto takes
+    # paths as text, would keep that key as the new one and give it to the consumer.
+    home = shared_base / "home"
+    home.mkdir()
+    os.chown(home, NOBODY.pw_uid, NOBODY.pw_gid)
+    other_service = shared_base / "other-service"
+    other_service.mkdir(mode=0o700)
+    victim = other_service / "signing.key"
+    victim.write_text(make_pair("other-service", days=300).key)
+    os.chmod(victim, 0o600)
+    before = (owner_and_mode(victim), victim.read_bytes())
+    fleet.add("host-a", owner="nobody")
+    directory = home / "signing"
+    fleet.hosts["host-a"]["host_signing_certificate_dir"] = str(directory)
+    env = consumer_acts_after(
+        tmp_path,
+        "Take the lock, then prepare the directory and the new pair's place",
+        f"""
+        name=$(readlink {directory}/next); name=${{name#pairs/}}
+        mkdir -p {home}/evil/pairs
+        ln -s {other_service} {home}/evil/pairs/$name
+        mv {directory} {home}/signing.aside
+        ln -s evil {directory}
+        """,
+    )
+    run = fleet.run(env=env)
+    assert run.rc == 2, run.output
+    assert results(run)["host-a"]["error_code"] == "HostDirectoryUnsafe"
+    assert f"{home}, a parent of host_signing_certificate_dir, belongs to uid 65534" in failure(run, "host-a")
+    assert not (tmp_path / "consumer.log").exists(), "the run got as far as a step"
+    assert (owner_and_mode(victim), victim.read_bytes()) == before and not (other_service / "signing.pem").exists()
+    assert not directory.exists() and statuses(iam, fleet.user("host-a")) == {}
+
+
+def test_the_result_of_a_failed_run_says_only_what_that_run_did_when_the_role_runs_twice_on_a_host(
+    fleet, iam, tmp_path
+):
+    # A host with two signing identities runs the role twice in one play: the first rotates and retires its old
+    # certificate; the second fails at its consumer check. The second's result must not claim the first's writes.
+    base = fleet.add("host-a")
+    first_dir, second_dir = base.parent / "first", base.parent / "second"
+    for user in ("identity-1", "identity-2"):
+        iam.create_user(UserName=user)
+    old = make_pair("identity-1-old", days=5)
+    write_pair(first_dir, old)
+    old_id = upload(iam, old.cert, user_name="identity-1")
+    playbook = tmp_path / "two_identities.yml"
+    identities = [
+        {"host_signing_certificate_user_name": "identity-1", "host_signing_certificate_dir": str(first_dir)},
+        {
+            "host_signing_certificate_user_name": "identity-2",
+            "host_signing_certificate_dir": str(second_dir),
+            "host_signing_certificate_check_command": "false",
+        },
+    ]
+    play = {
+        "name": "Two signing identities on one host",
+        "hosts": "signing_hosts",
+        "gather_facts": False,
+        "module_defaults": {"group/certops.aws.aws": {"endpoint_url": "{{ iam_endpoint_url }}"}},
+        "roles": [{"role": "certops.aws.host_signing_certificate", **identity} for identity in identities],
+    }
+    playbook.write_text(json.dumps([play]))
+    run = fleet.run(playbook=playbook)
+    assert run.rc == 2, run.output
+    assert statuses(iam, "identity-1")[old_id] == "Inactive"
+    published = [
+        entry["result"]["ansible_facts"]["host_signing_certificate_result"]
+        for entry in run.tasks
+        if "host_signing_certificate_result" in (entry["result"].get("ansible_facts") or {})
+    ]
+    second = published[-1]
+    assert second["user_name"] == "identity-2" and second["error_code"] == "ConsumerCheckFailed", second
+    assert second["retired"] == [] and second["removed_pairs"] == [] and not second["switched"], second["report"]
+    assert second["new_certificate_id"] == id_of(iam, "identity-2", host_pair(second_dir / "next").cert)

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -112,7 +111,7 @@ def dead_controller() -> dict[str, Any]:
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
     pid = int(child.stdout)
-    return {"host": socket.gethostname(), "boot_id": host_layout._boot_id(), "pid": pid, "started": "0"}
+    return {**host_layout.controller_identity(), "pid": pid, "started": "0"}
 
 
 # ---------------------------------------------------------------------------------------------------------------

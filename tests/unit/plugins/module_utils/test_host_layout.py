@@ -210,3 +210,20 @@ def test_the_holder_of_a_lock_is_gone_when_its_process_on_this_machine_is_or_whe
     assert not host_layout._holder_alive({"controller": dead_controller(), "expires": now + 60}, now)[0]
     assert host_layout._holder_alive({"controller": elsewhere, "expires": now + 60}, now)[0]
     assert not host_layout._holder_alive({"controller": elsewhere, "expires": now - 1}, now)[0]
+
+
+def test_a_holder_in_another_pid_namespace_of_this_machine_is_judged_by_its_lease_not_by_a_process_id():
+    # A controller in a container of this machine has its name and boot ID, but its process IDs mean other processes
+    # here: a dead-looking ID there proves nothing, so its lease decides.
+    now = NOW.timestamp()
+    container = {**dead_controller(), "pid_namespace": "pid:[1]"}
+    assert host_layout._holder_alive({"controller": container, "expires": now + 60}, now)[0]
+    assert not host_layout._holder_alive({"controller": container, "expires": now - 1}, now)[0]
+
+
+def test_a_lock_that_claims_to_hold_for_longer_than_any_run_may_is_not_believed(signing):
+    holder = {"host": "controller.elsewhere", "boot_id": "x", "pid": 1, "started": "1"}
+    lock = {"run": "forever", "controller": holder, "acquired": "then", "expires": NOW.timestamp() + 10**9}
+    (signing / "rotation.lock").write_text(json.dumps(lock))
+    facts = look(str(signing), None, None, NOW.timestamp())
+    assert facts["lock"]["alive"] is False and facts["lock"]["why"] == "it claims to hold for longer than any run may"

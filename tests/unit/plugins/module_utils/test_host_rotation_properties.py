@@ -213,7 +213,8 @@ def test_host_rotation_invariants(spec, force, delete, fail_at, kill, check_fail
             if step == "switch":
                 switched.append(True)
             view = consumer_view(directory)
-            if first_view is not None:
+            if first_active:
+                # A pair whose certificate is not active may be detached (when its certificate goes to make room).
                 assert view is not None, f"after {step}, the consumer has no pair any more"
             if view is not None:
                 assert view[0] == view[1], f"after {step}, the consumer reads a key that is not its certificate's"
@@ -274,6 +275,12 @@ def test_host_rotation_invariants(spec, force, delete, fail_at, kill, check_fail
         second = run_role(directory, iam, opts, later, fresh, observe=observe)
         assert not second.plan.blocked, second.plan.reason
         third = run_role(directory, iam, third_opts, later + datetime.timedelta(seconds=1), fresh)
+        if third.plan.changes and second.plan.current_certificate_id is None:
+            # A pair whose certificate IAM does not list is removed only once the listing is known to be the right
+            # one (it holds the host's certificate in use): a host that had none may need the run after to do it.
+            assert third.plan.remove and not (third.plan.upload or third.plan.retire or third.plan.switch_to)
+            assert set(third.plan.remove) <= set(third.plan.before["host"]["pairs"]), third.plan.summary()
+            third = run_role(directory, iam, third_opts, later + datetime.timedelta(seconds=2), fresh)
         assert not third.plan.changes, third.plan.summary()
         assert iam.uploads <= 1, "more than one certificate was uploaded for one rotation"
         view = consumer_view(directory)
