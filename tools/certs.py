@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -21,12 +22,14 @@ def make_certificate(
     days: float = 365,
     starts_in_days: float = -1,
     extra_bytes: int = 0,
-    key: rsa.RSAPrivateKey | None = None,
+    key: Any = None,
+    uris: tuple[str, ...] = (),
 ) -> str:
     """A self-signed PEM certificate valid from now+starts_in_days until now+days.
 
     extra_bytes: the size of an opaque extension, to make a certificate as large as wanted.
-    key: the key pair to certify and sign with (default: one key shared by all tests).
+    key: the private key to certify and sign with (default: one RSA key shared by all tests).
+    uris: subject alternative names of the URI type (such as the made-for name of the host role).
     """
     now = datetime.datetime.now(datetime.timezone.utc)
     not_before = now + datetime.timedelta(days=starts_in_days)
@@ -43,6 +46,9 @@ def make_certificate(
         .not_valid_before(not_before)
         .not_valid_after(now + datetime.timedelta(days=days))
     )
+    if uris:
+        names = [x509.UniformResourceIdentifier(uri) for uri in uris]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if extra_bytes:
         padding = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"x" * extra_bytes)
         builder = builder.add_extension(padding, critical=False)

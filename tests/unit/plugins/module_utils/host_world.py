@@ -20,10 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ansible_collections.certops.aws.plugins.module_utils import host_layout
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
@@ -35,6 +33,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
 from ansible_collections.certops.aws.plugins.module_utils.host_options import check_options
 from ansible_collections.certops.aws.plugins.module_utils.host_rotation import HostPlan, plan_host
 from ansible_collections.certops.aws.plugins.modules import host_signing_certificate_step as steps
+from tools.certs import make_certificate
 
 HOST, USER = "host-1", "alice"
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
@@ -58,29 +57,16 @@ class Material:
 
 
 def _material(label: str, validity: str, made_for: tuple[str, str] | None) -> Material:
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())  # fast to make, and as good as RSA for what is tested here
     start, end = VALIDITY[validity]
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, label)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW + start * DAY)
-        .not_valid_after(NOW + end * DAY)
-    )
-    if made_for:
-        uri = x509.UniformResourceIdentifier(made_for_uri(*made_for))
-        builder = builder.add_extension(x509.SubjectAlternativeName([uri]), critical=False)
-    cert = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-    parsed = parse_certificate(cert.decode())
+    uris = (made_for_uri(*made_for),) if made_for else ()
+    cert = make_certificate(label, days=end, starts_in_days=start, key=key, uris=uris)
+    parsed = parse_certificate(cert)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return Material(
-        label, key_pem, cert, parsed.fingerprint_sha256, made_for, parsed.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
-    )
+    not_after = parsed.not_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Material(label, key_pem, cert.encode(), parsed.fingerprint_sha256, made_for, not_after)
 
 
 @functools.lru_cache(maxsize=1)
