@@ -50,7 +50,7 @@ EXAMPLES = r"""
 - name: Look at the signing directory of a host
   certops.aws.host_signing_certificate_info:
     options:
-      user_name: build-01
+      user_name: alice
       dir: /etc/certops/signing
       host_name: "{{ inventory_hostname }}"
   register: look

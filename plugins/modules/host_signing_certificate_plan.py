@@ -66,7 +66,20 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Decide
+- name: Look at the signing directory of this host (public facts only)
+  certops.aws.host_signing_certificate_info:
+    options:
+      user_name: alice
+      dir: /etc/certops/signing
+      host_name: "{{ inventory_hostname }}"
+  register: look
+
+- name: The IAM user's certificates
+  certops.aws.iam_signing_certificate_info:
+    user_name: "{{ look.options.user_name }}"
+  register: listed
+
+- name: Decide (writes nothing)
   certops.aws.host_signing_certificate_plan:
     look: "{{ look }}"
     certificates: "{{ listed.certificates }}"

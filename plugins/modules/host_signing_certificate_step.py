@@ -67,11 +67,31 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Release the lock of a run that failed
+- name: Look at the signing directory of this host (public facts only)
+  certops.aws.host_signing_certificate_info:
+    options:
+      user_name: alice
+      dir: /etc/certops/signing
+      host_name: "{{ inventory_hostname }}"
+  register: look
+
+- name: The IAM user's certificates
+  certops.aws.iam_signing_certificate_info:
+    user_name: "{{ look.options.user_name }}"
+  register: listed
+
+- name: Decide
+  certops.aws.host_signing_certificate_plan:
+    look: "{{ look }}"
+    certificates: "{{ listed.certificates }}"
+  register: decision
+
+# The role runs each step the plan has; after a failure, it releases the lock (what was done stays for the next run).
+- name: Release the lock of this run, if it holds it
   certops.aws.host_signing_certificate_step:
     path: "{{ look.directory.path }}"
     step: abort
-    run: "{{ plan.run }}"
+    run: "{{ decision.run }}"
 """
 
 RETURN = r"""
