@@ -1406,6 +1406,7 @@ def _host_before(hosts: dict[str, Any]) -> str:
     after = hosts["sizes"].get(str(before["hosts"]))
     if after is None:
         return ""
+    floor_noise = abs(before["cases"]["floor"]["cpu_per_host"] / after["cases"]["floor"]["cpu_per_host"] - 1) * 100
     rows = []
     for case, label in HOST_CASES.items():
         old, new = before["cases"][case], after["cases"][case]
@@ -1430,6 +1431,8 @@ def _host_before(hosts: dict[str, Any]) -> str:
 The role of commit `{before["commit"][:12]}` ("{before["subject"]}"), exported with `git archive` and measured as the
 collection (the floor too, with that commit's `iam_signing_certificate_info`) in the same run, {before["repeats"]}
 round(s), against this checkout's figures above. Others' load during those runs: {before["foreign_cores"]:.2f} cores.
+The two floors run the same playbook and differ by {floor_noise:.0f} % in CPU per host: differences of that order are
+this machine's noise, not the role's.
 
 {
         table(

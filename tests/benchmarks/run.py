@@ -1,9 +1,10 @@
 """Run every benchmark of certops.aws and write docs/performance.md, docs/performance/results.json and the chart.
 
 From the repository root:
-    .venv/bin/python -m tests.benchmarks.run            # the full run, 17 to 22 minutes on 2 cores
-    .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 3 minutes
+    .venv/bin/python -m tests.benchmarks.run            # the full run, 45 to 50 minutes on 2 cores
+    .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 4 minutes
     .venv/bin/python -m tests.benchmarks.run --only fleet   # one section; the others are kept from results.json
+    .venv/bin/python -m tests.benchmarks.run --only hosts   # the host role: 27 minutes, 45 with --hosts-before REF
 
 Everything talks to a moto server this run starts on 127.0.0.1, with dummy credentials; ~/.aws is never read.
 """
