@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.benchmarks.common import QUIET_CORES, median
 from tests.benchmarks.fleet import GOAL_SECONDS as FLEET_GOAL
 from tests.benchmarks.fleet import TARGET_SECONDS as FLEET_TARGET
+from tests.benchmarks.hosts import CASE_LABELS as HOST_CASES
 
 TIME_TARGET = 1.10
 MEMORY_TARGET = 1.10
@@ -118,6 +120,10 @@ def key_figures(results: dict[str, Any]) -> dict[str, float | None]:
             figures[f"fleet rotation through the role, {key} users (s)"] = entry["role"]["median_seconds"]
         point = fleet_point(results)
         figures[f"fleet rotation, concurrent script, {point['users']} users (s)"] = point["script"]["median_seconds"]
+    if "hosts" in results:
+        for entry in _host_sizes(results["hosts"]):
+            for case, label in HOST_CASES.items():
+                figures[f"{label}, {entry['hosts']} hosts: CPU per host (s)"] = entry["cases"][case]["cpu_per_host"]
     return figures
 
 
@@ -224,6 +230,7 @@ def markdown(
         ("fanout", "3. Fan-out", lambda: _fanout(results, link("fanout"))),
         ("fleet", "4. Fleet rotation", lambda: _fleet(results, link("fleet"))),
         ("profile", "5. Profile", lambda: _profile(results)),
+        ("hosts", "6. Host rotation", lambda: _hosts(results)),
     ]
     parts = [_head(results, rendered), _how_to_run(results), _machine(results), _summary(results)]
     for name, title, render in sections:
@@ -277,6 +284,7 @@ From the repository root, with the project's venv (`make venv`):
 .venv/bin/python -m tests.benchmarks.run          # everything: this file, performance/results.json, the chart
 .venv/bin/python -m tests.benchmarks.run --quick  # a small run that only checks the harness
 .venv/bin/python -m tests.benchmarks.run --only fleet  # one section again; the others stay from results.json
+.venv/bin/python -m tests.benchmarks.run --only hosts --hosts-before 07297a0  # section 6, with the role before issue 18
 .venv/bin/python -m tests.benchmarks.run --render-only  # this text again from performance/results.json
 .venv/bin/python -m tests.benchmarks.run --help   # sizes, runs, latency, another checkout, --baseline
 ```
@@ -288,9 +296,11 @@ From the repository root, with the project's venv (`make venv`):
 - It starts its own moto server on 127.0.0.1 and a free port, and a loopback proxy (`tests/proxy.py`) in front of it.
   Nothing listens or connects anywhere else. Credentials are the dummy `testing`; `AWS_CONFIG_FILE` and
   `AWS_SHARED_CREDENTIALS_FILE` point to `/dev/null`, so `~/.aws` is never read.
-- Ansible runs ad hoc (sections 2 and 3) or as `ansible-playbook` (section 4) with a temporary `ANSIBLE_HOME` and an
-  empty `ansible.cfg`; the collection is this checkout through a temporary `ansible_collections/certops/aws`
-  symlink; the floor module comes from `tests/benchmarks/library/` through `ANSIBLE_LIBRARY`.
+- Ansible runs ad hoc (sections 2 and 3) or as `ansible-playbook` (sections 4 and 6) with a temporary `ANSIBLE_HOME`
+  and an empty `ansible.cfg`; the collection is this checkout through a temporary `ansible_collections/certops/aws`
+  symlink; the floor module comes from `tests/benchmarks/library/` through `ANSIBLE_LIBRARY`. Section 6 also needs
+  community.crypto, taken from the venv's `collections/` (`tools/harness.py`, `dependency_collections()`), and GNU
+  time (`/usr/bin/time`).
 - The benchmark is not a test: pytest does not collect `tests/benchmarks/`, and nothing fails on a figure. Run it on
   a quiet machine: other load shows in the load averages below and widens the min-to-max ranges.
 """
@@ -323,6 +333,11 @@ def _machine(results: dict[str, Any]) -> str:
         )
     if "profile" in results:
         rows.append(["others' CPU during section 5 (cores)", f"{results['profile']['foreign_cores']:.2f}"])
+    if "hosts" in results:
+        largest = _host_sizes(results["hosts"])[-1]
+        rows.append(
+            [f"others' CPU during section 6 at {largest['hosts']} hosts (cores)", f"{largest['foreign_cores']:.2f}"]
+        )
     return "## The machine\n\n" + table(["", ""], rows)
 
 
@@ -387,6 +402,8 @@ def _summary(results: dict[str, Any]) -> str:
                 f"{verdict(role['median_seconds'] <= FLEET_GOAL)}",
             ]
         )
+    if "hosts" in results:
+        rows += host_targets(results)
     return "## Against the targets\n\n" + table(["target", "measured", "verdict"], rows)
 
 
@@ -1217,6 +1234,351 @@ certificates (the fingerprint alone would need only `hashlib`).{call_text} Per t
 ad-hoc command (section 2), which is mostly Ansible. {change_text}
 """
     return text
+
+
+# -- section 6: the host role --------------------------------------------------------------------------------------
+# What each module run of the role is for, in the order a rotation runs them (issue 18's "one look at each host").
+HOST_MODULES = {
+    "host_signing_certificate_info": (
+        "look",
+        "checks the role's options and reads the host's signing directory in one go: paths, link targets, modes, "
+        "owners, each pair's certificate and the public half of each key (never the private key)",
+    ),
+    "iam_signing_certificate_info": (
+        "IAM listing",
+        "lists the user's certificates in IAM, on the controller (delegated); the plan is then made by an action "
+        "plugin on the controller, without a module run",
+    ),
+    "host_signing_certificate_step": (
+        "begin, switch, end",
+        "begin: takes the lock and makes the new pair's directory; switch: points the stable paths at the new pair "
+        "in one rename and runs the consumer check; end: removes the retired pair and unlocks",
+    ),
+    "openssl_privatekey": ("key", "community.crypto makes the new private key on the host (mode 0600)"),
+    "openssl_csr_pipe": ("CSR", "community.crypto makes the signing request, with the made-for name"),
+    "x509_certificate": ("certificate", "community.crypto self-signs the new certificate on the host"),
+    "iam_signing_certificate": (
+        "upload with wait, retire",
+        "uploads the new certificate and waits until IAM lists it as active, then, after the switch, deactivates "
+        "the old one (a third run makes room first when the user already holds two certificates)",
+    ),
+    "x509_certificate_info": ("floor: look", "the floor's one look at the host's certificate (community.crypto)"),
+}
+
+
+def _host_sizes(hosts: dict[str, Any]) -> list[dict[str, Any]]:
+    return sorted(hosts["sizes"].values(), key=lambda entry: entry["hosts"])
+
+
+def _per_size(values: dict[int, bool]) -> str:
+    """One verdict over the sizes: met or missed everywhere, or which sizes met and which missed."""
+    met = [str(size) for size, ok in values.items() if ok]
+    missed = [str(size) for size, ok in values.items() if not ok]
+    if not missed:
+        return verdict(True)
+    if not met:
+        return verdict(False)
+    return f"{verdict(False)} at {', '.join(missed)} host(s), {verdict(True)} at {', '.join(met)}"
+
+
+def host_targets(results: dict[str, Any]) -> list[list[str]]:
+    """The rows of issue 18's targets for the host role, for "Against the targets"."""
+    hosts = results["hosts"]
+    targets = hosts["targets"]
+    entries = _host_sizes(hosts)
+    rows = []
+    for entry in entries:
+        ratio, cases = entry["ratio_to_floor"]["noop"], entry["cases"]
+        rows.append(
+            [
+                f"host role, no host due, {entry['hosts']} host(s): ≤ {targets['noop_ratio']:.1f}x the floor playbook "
+                "in wall time and in CPU per host",
+                f"wall {x(ratio['seconds'])} ({s(cases['noop']['median_seconds'])} against "
+                f"{s(cases['floor']['median_seconds'])}); CPU per host {x(ratio['cpu_per_host'])} "
+                f"({s(cases['noop']['cpu_per_host'])} against {s(cases['floor']['cpu_per_host'])})",
+                verdict(ratio["seconds"] <= targets["noop_ratio"] and ratio["cpu_per_host"] <= targets["noop_ratio"]),
+            ]
+        )
+
+    def at_sizes(figure: Callable[[dict[str, Any]], str]) -> str:
+        return "; ".join(f"{figure(entry)} at {entry['hosts']}" for entry in entries)
+
+    rotation = {entry["hosts"]: entry["cases"]["rotation"] for entry in entries}
+    rows += [
+        [
+            f"host rotation ≤ {targets['rotation_executions']} module runs per host",
+            at_sizes(lambda entry: f"{entry['cases']['rotation']['executions_per_host']:.1f}"),
+            _per_size(
+                {size: r["executions_per_host"] <= targets["rotation_executions"] for size, r in rotation.items()}
+            ),
+        ],
+        [
+            f"host rotation ≤ {targets['rotation_cpu_seconds']:.0f} s of CPU per host",
+            at_sizes(lambda entry: s(entry["cases"]["rotation"]["cpu_per_host"])),
+            _per_size({size: r["cpu_per_host"] <= targets["rotation_cpu_seconds"] for size, r in rotation.items()}),
+        ],
+        [
+            f"host rotation ≤ {targets['rotation_cpu_ratio']:.2f}x the floor's CPU per host (the "
+            f"{targets['rotation_cpu_seconds']:.0f} s target was set where the floor cost "
+            f"{targets['floor_cpu_when_set']:.1f} s per host)",
+            at_sizes(
+                lambda entry: (
+                    f"{x(entry['ratio_to_floor']['rotation']['cpu_per_host'])} (floor "
+                    f"{s(entry['cases']['floor']['cpu_per_host'])})"
+                )
+            ),
+            _per_size(
+                {
+                    entry["hosts"]: entry["ratio_to_floor"]["rotation"]["cpu_per_host"] <= targets["rotation_cpu_ratio"]
+                    for entry in entries
+                }
+            ),
+        ],
+    ]
+    return rows
+
+
+def _host_table(entry: dict[str, Any]) -> str:
+    cases, ratios = entry["cases"], entry["ratio_to_floor"]
+    rows = []
+    for case, label in HOST_CASES.items():
+        summary = cases[case]
+        runs = summary["runs"]
+        rows.append(
+            [
+                label,
+                f"**{s(summary['median_seconds'])}**" + (f" ({_range(runs)})" if len(runs) > 1 else ""),
+                s(summary["median_cpu_seconds"]),
+                f"**{s(summary['cpu_per_host'])}**",
+                f"{summary['executions_per_host']:.1f}",
+                f"{summary['tasks_per_host']:.1f}",
+                s(summary["module_cpu_per_host"]),
+                s(summary["controller_cpu_per_host"]),
+                "" if case == "floor" else x(ratios[case]["seconds"]),
+                "" if case == "floor" else x(ratios[case]["cpu_per_host"]),
+                f"{summary['median_foreign_cores']:.2f}",
+            ]
+        )
+    return table(
+        [
+            "run",
+            "wall" + (" (min to max)" if entry["repeats"] > 1 else ""),
+            "CPU of the run",
+            "CPU per host",
+            "module runs per host",
+            "tasks per host (run or skipped)",
+            "modules' CPU per host",
+            "controller's CPU per host",
+            "wall / floor",
+            "CPU per host / floor",
+            "others' load",
+        ],
+        rows,
+    )
+
+
+def _host_split(entry: dict[str, Any]) -> str:
+    """Each module's runs and CPU per host, by case, and the controller's part: where a host's CPU goes."""
+    cases = entry["cases"]
+    names = [name for name in HOST_MODULES if any(name in cases[case]["modules"] for case in HOST_CASES)]
+    names += sorted({name for case in HOST_CASES for name in cases[case]["modules"]} - set(names))
+
+    def cell(case: str, name: str) -> str:
+        module = cases[case]["modules"].get(name)
+        if not module or not module["executions_per_host"]:
+            return ""
+        each = module["cpu_per_host"] / module["executions_per_host"]
+        return f"{module['executions_per_host']:.1f} x {each:.2f} s"
+
+    rows = [[f"`{name}`", *[cell(case, name) for case in HOST_CASES]] for name in names]
+    rows.append(
+        [
+            "controller (the run's CPU less the modules')",
+            *[s(cases[case]["controller_cpu_per_host"]) for case in HOST_CASES],
+        ]
+    )
+    rows.append(["**per host**", *[f"**{s(cases[case]['cpu_per_host'])}**" for case in HOST_CASES]])
+    return table(["module", *HOST_CASES.values()], rows)
+
+
+def _host_before(hosts: dict[str, Any]) -> str:
+    before = hosts["before"]
+    after = hosts["sizes"].get(str(before["hosts"]))
+    if after is None:
+        return ""
+    floor_noise = abs(before["cases"]["floor"]["cpu_per_host"] / after["cases"]["floor"]["cpu_per_host"] - 1) * 100
+    rows = []
+    for case, label in HOST_CASES.items():
+        old, new = before["cases"][case], after["cases"][case]
+        rows.append(
+            [
+                label,
+                s(old["median_seconds"]),
+                s(new["median_seconds"]),
+                s(old["cpu_per_host"]),
+                s(new["cpu_per_host"]),
+                f"{old['executions_per_host']:.1f}",
+                f"{new['executions_per_host']:.1f}",
+                f"{old['tasks_per_host']:.1f}",
+                f"{new['tasks_per_host']:.1f}",
+                "" if case == "floor" else x(before["ratio_to_floor"][case]["cpu_per_host"]),
+                "" if case == "floor" else x(after["ratio_to_floor"][case]["cpu_per_host"]),
+            ]
+        )
+    return f"""
+### Before and after, {before["hosts"]} hosts
+
+The role of commit `{before["commit"][:12]}` ("{before["subject"]}"), exported with `git archive` and measured as the
+collection (the floor too, with that commit's `iam_signing_certificate_info`) in the same run, {before["repeats"]}
+round(s), against this checkout's figures above. Others' load during those runs: {before["foreign_cores"]:.2f} cores.
+The two floors run the same playbook and differ by {floor_noise:.0f} % in CPU per host: differences of that order are
+this machine's noise, not the role's.
+
+{
+        table(
+            [
+                "run",
+                f"wall, {before['ref']}",
+                "wall, now",
+                f"CPU per host, {before['ref']}",
+                "CPU per host, now",
+                f"module runs per host, {before['ref']}",
+                "module runs per host, now",
+                f"tasks per host, {before['ref']}",
+                "tasks per host, now",
+                f"CPU per host / floor, {before['ref']}",
+                "CPU per host / floor, now",
+            ],
+            rows,
+        )
+    }
+
+Where the CPU per host of `{before["ref"]}` went:
+
+{_host_split(before)}
+"""
+
+
+def _hosts(results: dict[str, Any]) -> str:
+    hosts = results["hosts"]
+    targets = hosts["targets"]
+    entries = _host_sizes(hosts)
+    largest = entries[-1]
+    per_size = "\n\n".join(
+        f"### {entry['hosts']} host{'s' if entry['hosts'] > 1 else ''} ({entry['repeats']} round"
+        f"{'s' if entry['repeats'] > 1 else ''}, medians)\n\n{_host_table(entry)}\n\nWhere the CPU per host goes "
+        f"(module runs per host x CPU of each run):\n\n{_host_split(entry)}"
+        for entry in entries
+    )
+    module_rows = [[f"`{name}`", step, text] for name, (step, text) in HOST_MODULES.items()]
+    rotation, floor, noop = (largest["cases"][case] for case in ("rotation", "floor", "noop"))
+    per_run = rotation["module_cpu_per_host"] / rotation["executions_per_host"]
+    floor_per_run = floor["module_cpu_per_host"] / floor["executions_per_host"]
+    ratio = largest["ratio_to_floor"]
+    noop_ok = {e["hosts"]: max(e["ratio_to_floor"]["noop"].values()) <= targets["noop_ratio"] for e in entries}
+    budget = targets["rotation_cpu_seconds"] - rotation["controller_cpu_per_host"]
+    target_cpu = targets["rotation_cpu_seconds"]
+    if budget > 0:
+        budget_text = (
+            f" With {s(rotation['controller_cpu_per_host'])} of it the controller's, {target_cpu:.0f} s per host "
+            f"would leave {s(budget)} for module runs: about {budget / per_run:.1f} runs at this machine's "
+            f"{s(per_run)} each, against the {rotation['executions_per_host']:.0f} a rotation makes."
+        )
+    else:
+        budget_text = (
+            f" The controller's part alone, {s(rotation['controller_cpu_per_host'])} per host, is over "
+            f"{target_cpu:.0f} s on this machine."
+        )
+    smallest = entries[0]
+    startup_text = (
+        f" With {smallest['hosts']} host(s) each run pays Ansible's start-up for fewer hosts: the controller's part "
+        f"per host is {s(smallest['cases']['rotation']['controller_cpu_per_host'])} in a rotation there, against "
+        f"{s(rotation['controller_cpu_per_host'])} at {largest['hosts']} hosts."
+        if smallest is not largest
+        else ""
+    )
+    loaded = [str(entry["hosts"]) for entry in entries if entry["foreign_cores"] > QUIET_CORES]
+    noise_text = (
+        f" Other processes kept more than {QUIET_CORES} cores busy at {', '.join(loaded)} host(s) (last column): on "
+        f"{results['machine']['nproc']} cores that slows the wall times most; CPU times move less, but they are not "
+        "immune (a busy core's caches are shared)."
+        if loaded
+        else ""
+    )
+    before_text = _host_before(hosts) if hosts.get("before") else ""
+    rotations = {entry["hosts"]: entry["cases"]["rotation"] for entry in entries}
+    reading = (
+        "**Reading.** Each module run is a Python process of its own, on the host (or on the controller for IAM): "
+        "Python's start-up, unpacking the AnsiballZ payload, importing Ansible's module code, then boto3 or "
+        f"cryptography. At {largest['hosts']} hosts a module run costs {s(per_run)} of CPU on average in a rotation, "
+        f"{s(floor_per_run)} in the floor. The controller's part grows with the tasks each host runs: every task, run "
+        "or skipped, is a worker the controller forks and whose arguments it templates (the plan, an action plugin, "
+        f"runs there too): the rotation's {rotation['tasks_per_host']:.0f} tasks per host cost the controller "
+        f"{s(rotation['controller_cpu_per_host'])} per host, the floor's {floor['tasks_per_host']:.0f} tasks "
+        f"{s(floor['controller_cpu_per_host'])}. With no host due the role makes {noop['executions_per_host']:.0f} "
+        f"module runs and {noop['tasks_per_host']:.0f} tasks per host, against the floor's "
+        f"{floor['executions_per_host']:.0f} and {floor['tasks_per_host']:.0f}: {x(ratio['noop']['seconds'])} the "
+        f"floor's wall time and {x(ratio['noop']['cpu_per_host'])} its CPU per host at {largest['hosts']} hosts; "
+        f"target ≤ {targets['noop_ratio']:.1f}x in both, at each size: {_per_size(noop_ok)}. A forced rotation makes "
+        f"{rotation['executions_per_host']:.0f} module runs per host, target ≤ {targets['rotation_executions']}: "
+        + _per_size({n: r["executions_per_host"] <= targets["rotation_executions"] for n, r in rotations.items()})
+        + f"; it costs {s(rotation['cpu_per_host'])} of CPU per host at {largest['hosts']} hosts, target "
+        f"{target_cpu:.0f} s: "
+        + _per_size({n: r["cpu_per_host"] <= target_cpu for n, r in rotations.items()})
+        + f"; and {x(ratio['rotation']['cpu_per_host'])} the floor's CPU per host, target "
+        f"≤ {targets['rotation_cpu_ratio']:.2f}x (the {target_cpu:.0f} s were set where the floor cost "
+        f"{targets['floor_cpu_when_set']:.1f} s per host; here it costs {s(floor['cpu_per_host'])}): "
+        + _per_size(
+            {
+                e["hosts"]: e["ratio_to_floor"]["rotation"]["cpu_per_host"] <= targets["rotation_cpu_ratio"]
+                for e in entries
+            }
+        )
+        + f".{budget_text}{startup_text}{noise_text}"
+    )
+    return f"""
+## 6. Host rotation: the host role on many hosts, against the floor
+
+The role `certops.aws.host_signing_certificate`, run as a user runs it, through the collection's example playbook:
+`ansible-playbook -i inventory.json -f {hosts["forks"]} {hosts["playbook"]}`. Side by side with it, in the same run,
+a floor playbook (`{hosts["floor_playbook"]}`) that does the least a check of a host needs:
+`community.crypto.x509_certificate_info` of the host's certificate on the host, and
+`certops.aws.iam_signing_certificate_info` of its user, delegated to the controller. The inventory holds
+{", ".join(str(entry["hosts"]) for entry in entries)} local hosts (`ansible_connection: local`), each with its own
+signing directory and IAM user on the moto server; forks {hosts["forks"]}. Four runs per round, each after the state
+it needs, every round from fresh users and empty directories:
+
+- **floor**: the floor playbook on hosts that hold a pair;
+- **role, no host due**: the role again after a first run, nothing to do (what every scheduled run of a fleet
+  costs); the floor and this run alternate which goes first;
+- **role, first run**: no pair on any host, each gets one;
+- **role, forced rotation**: `-e host_signing_certificate_force=true` on hosts that hold a pair (one certificate per
+  user, so no room needs making).
+
+Every run must exit 0, with every host in the recap, none failed, none changed by the floor or the no-op and every
+host changed by the others; then the benchmark reads each host's files and its user's certificates with plain boto3:
+the key and the certificate match, the certificate is listed Active and is the user's only Active one, unchanged
+after the floor and the no-op, a new one after the rotation. A run that fails any of this stops the benchmark.
+
+"CPU" is user + system time of the whole `ansible-playbook` process tree (`os.wait4` through the meter), per host
+divided by the hosts. Module runs are counted by the hosts' interpreter (`-e ansible_python_interpreter=`): a bash
+wrapper that runs the module's Python under GNU time, which logs each run's CPU and AnsiballZ name. The delegated IAM
+modules run on the controller but count for the host they serve. "Controller" is the run's CPU less the modules':
+Ansible's start-up, templating, the forks, packing each module, the action plugins (the plan is one), the wrapper and
+GNU time themselves. The moto server runs in the benchmark's process and is not counted (about
+{ms(rotation["emulator_cpu_per_host"] * 1000)} per host in a rotation).
+
+{per_size}
+
+What each module run is for (a rotation runs them in this order: look, IAM listing, begin, key, CSR, certificate,
+upload with wait, switch, retire, end; a first run the same without the retire; a run where no host is due only the
+first two, as many as the floor):
+
+{table(["module", "step", "what it does"], module_rows)}
+
+{reading}
+{before_text}
+"""
 
 
 def _before_after(results: dict[str, Any], baseline: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
 """Run every benchmark of certops.aws and write docs/performance.md, docs/performance/results.json and the chart.
 
 From the repository root:
-    .venv/bin/python -m tests.benchmarks.run            # the full run, 17 to 22 minutes on 2 cores
-    .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 3 minutes
+    .venv/bin/python -m tests.benchmarks.run            # the full run, 45 to 50 minutes on 2 cores
+    .venv/bin/python -m tests.benchmarks.run --quick    # a smoke run of the harness, about 4 minutes
     .venv/bin/python -m tests.benchmarks.run --only fleet   # one section; the others are kept from results.json
+    .venv/bin/python -m tests.benchmarks.run --only hosts   # the host role: 27 minutes, 45 with --hosts-before REF
 
 Everything talks to a moto server this run starts on 127.0.0.1, with dummy credentials; ~/.aws is never read.
 """
@@ -30,7 +31,7 @@ DOC = common.REPO / "docs" / "performance.md"
 OUTPUT = common.REPO / "docs" / "performance"
 REQUIREMENTS = common.HERE / "requirements.txt"
 # The sections, in the order they run; --only picks some of them.
-SECTIONS = ("api_calls", "overhead", "profile", "fanout", "fleet")
+SECTIONS = ("api_calls", "overhead", "profile", "fanout", "fleet", "hosts")
 
 
 def log(message: str) -> None:
@@ -80,6 +81,23 @@ def options() -> argparse.Namespace:
         "--fleet-repeats", type=int, default=3, help="runs of the role and of the script per fleet size"
     )
     parser.add_argument(
+        "--host-sizes",
+        type=parse_sizes,
+        default=[1, 16, 100],
+        help="local hosts of the host role benchmark (section hosts, forks 20)",
+    )
+    parser.add_argument(
+        "--host-repeats",
+        type=int,
+        help="rounds (provision, floor, no-op, rotation) per host count; default 3 up to 16 hosts, 1 above",
+    )
+    parser.add_argument(
+        "--hosts-before",
+        metavar="REF",
+        help="also measure the host role of this commit of the repository at 16 hosts, for before/after (e.g. "
+        "07297a0, before issue 18); exported with git archive, no worktree is touched",
+    )
+    parser.add_argument(
         "--only",
         type=parse_sections,
         default=list(SECTIONS),
@@ -105,6 +123,7 @@ def options() -> argparse.Namespace:
         parsed.runs, parsed.sizes, parsed.repeats, parsed.target_repeats = 10, [20, 60], 1, 1
         parsed.cli_sizes, parsed.sweep = [20], [1, 16]
         parsed.fleet_sizes, parsed.fleet_repeats = [10, 30], 1
+        parsed.host_sizes, parsed.host_repeats = [1, 4], 1
     if parsed.runs < 10 and not parsed.quick:
         parser.error("--runs must be at least 10")
     return parsed
@@ -116,7 +135,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
     common.guard_loopback()
 
     # Imported after the environment is scrubbed: boto3 reads it when a session is made.
-    from tests.benchmarks import fanout, fleet, overhead, profiling
+    from tests.benchmarks import fanout, fleet, hosts, overhead, profiling
     from tests.benchmarks.adhoc import AdHoc
     from tools.certs import make_certificate
 
@@ -211,6 +230,17 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
                 latency=opts.latency_ms / 1000,
                 log=log,
             )
+
+        if section("hosts"):
+            log(f"f. the host role on {opts.host_sizes} local hosts, forks {hosts.FORKS}, against the floor playbook")
+            results["hosts"] = hosts.measure(
+                moto,
+                opts.collection,
+                sizes=opts.host_sizes,
+                repeats=opts.host_repeats,
+                before=opts.hosts_before,
+                log=log,
+            )
     results["load_average"]["end"] = os.getloadavg()
     results["seconds"] = time.perf_counter() - started
     for name in results["sections"]:
@@ -264,8 +294,8 @@ def main() -> None:
         report.fleet_chart(results, charts["fleet"])
     opts.doc.write_text(report.markdown(results, baseline, charts, opts.doc, rendered))
     took = "" if opts.render_only else f" after {results['seconds'] / 60:.1f} minutes of measuring"
-    written = ", ".join(str(charts[name]) for name in charts if name in results)
-    log(f"wrote {opts.doc}, {results_path}, {written}{took}")
+    written = ", ".join(str(path) for path in [opts.doc, results_path, *[charts[n] for n in charts if n in results]])
+    log(f"wrote {written}{took}")
 
 
 if __name__ == "__main__":
