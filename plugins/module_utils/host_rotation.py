@@ -57,7 +57,6 @@ CERTIFICATE_UNKNOWN = "HostCertificateUnknown"
 INVALID_PARAMETERS = "InvalidParameters"
 
 PROVISION, ROTATE, RESUME, FINISH, NONE, BLOCKED = "provision", "rotate", "resume", "finish", "none", "blocked"
-ACTIONS = (PROVISION, ROTATE, RESUME, FINISH, NONE, BLOCKED)
 
 
 class Blocked(Exception):
