@@ -32,8 +32,9 @@ except ImportError:  # pragma: no cover - reported by the modules
 MAX_BODY_LENGTH = 16384
 ONE_DAY = datetime.timedelta(days=1)
 
-# The role host_signing_certificate names, in every certificate it makes, the host and the IAM user it was made for:
-# a subject alternative name URI:urn:certops:aws:made-for:<host>:<user>, both percent-encoded.
+# The role host_signing_certificate names, in every certificate it makes, the host, the IAM user, the directory and
+# the account label it was made for: a subject alternative name
+# URI:urn:certops:aws:made-for:<host>:<user>:<directory>:<account>, each percent-encoded (the account may be empty).
 MADE_FOR_PREFIX = "urn:certops:aws:made-for:"
 
 # Texts longer than this are refused before any parsing: a certificate with explanatory text is far shorter.
@@ -66,8 +67,8 @@ class Certificate:
     # SHA-256 of the DER SubjectPublicKeyInfo: a private key belongs to this certificate when its public half hashes
     # the same. None when cryptography cannot read the key type.
     public_key_sha256: str | None = None
-    # (host, IAM user name) of the made-for URI (MADE_FOR_PREFIX), or None.
-    made_for: tuple[str, str] | None = None
+    # (host, IAM user name, directory, account label) of the made-for URI (MADE_FOR_PREFIX), or None.
+    made_for: tuple[str, str, str, str] | None = None
 
     def days_to_expiry(self, now: datetime.datetime) -> int:
         return days_to_expiry(self.not_after, now)
@@ -138,22 +139,25 @@ def fingerprint(der: bytes) -> str:
     return ":".join(f"{byte:02X}" for byte in hashlib.sha256(der).digest())
 
 
-def made_for_uri(host: str, user_name: str) -> str:
-    """The subject alternative name URI that records the host and IAM user a certificate was made for."""
-    return f"{MADE_FOR_PREFIX}{quote(host, safe='')}:{quote(user_name, safe='')}"
+def made_for_uri(host: str, user_name: str, directory: str, account: str = "") -> str:
+    """The subject alternative name URI that records the host, IAM user, signing directory and account label a
+    certificate was made for (a host may sign for several users, or for one user name in several accounts, from
+    several directories)."""
+    parts = (quote(part, safe="") for part in (host, user_name, directory, account))
+    return MADE_FOR_PREFIX + ":".join(parts)
 
 
-def parse_made_for(uri: str) -> tuple[str, str] | None:
-    """(host, user name) of a made-for URI, or None when the URI is not one."""
+def parse_made_for(uri: str) -> tuple[str, str, str, str] | None:
+    """(host, user name, directory, account label or "") of a made-for URI, or None when the URI is not one."""
     if not uri.startswith(MADE_FOR_PREFIX):
         return None
     parts = uri[len(MADE_FOR_PREFIX) :].split(":")
-    if len(parts) != 2 or not all(parts):
+    if len(parts) != 4 or not all(parts[:3]):
         return None
-    return unquote(parts[0]), unquote(parts[1])
+    return unquote(parts[0]), unquote(parts[1]), unquote(parts[2]), unquote(parts[3])
 
 
-def _made_for(cert: Any) -> tuple[str, str] | None:
+def _made_for(cert: Any) -> tuple[str, str, str, str] | None:
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         uris = names.get_values_for_type(x509.UniformResourceIdentifier)

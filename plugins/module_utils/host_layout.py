@@ -26,6 +26,7 @@ import fcntl
 import grp
 import hashlib
 import json
+import math
 import os
 import pwd
 import re
@@ -284,7 +285,7 @@ def _holder_alive(lock: dict[str, Any], now: float) -> tuple[bool, str]:
             return True, ""
         return False, f"its ansible process {pid} on this machine has ended"
     expires = lock.get("expires")
-    if not isinstance(expires, (int, float)):
+    if not isinstance(expires, (int, float)) or not math.isfinite(expires):
         return False, "the lock does not say until when it holds"
     if now >= expires:
         return False, "its lease ran out at " + iso8601(datetime.datetime.fromtimestamp(expires, datetime.timezone.utc))
@@ -303,7 +304,7 @@ def _lock_facts(dir_fd: int, now: float) -> dict[str, Any] | None:
     except ValueError:
         return {"run": None, "alive": False, "why": "the lock file is unreadable", "entry": entry}
     alive, why = _holder_alive(lock, now)
-    if isinstance(lock.get("expires"), (int, float)) and lock["expires"] > now + MAX_LEASE:
+    if isinstance(lock.get("expires"), (int, float)) and lock["expires"] > now + 2 * MAX_LEASE:
         alive, why = False, "it claims to hold for longer than any run may"
     holder = lock.get("controller") or {}
     return {
@@ -331,7 +332,11 @@ def _ledger(dir_fd: int) -> tuple[list[dict[str, str]], str | None]:
     except (ValueError, AttributeError):
         return [], f"{LEDGER} is unreadable; it is written anew at the next change"
     return [
-        {"fingerprint_sha256": item["fingerprint_sha256"], "certificate_id": str(item.get("certificate_id") or "")}
+        {
+            "fingerprint_sha256": item["fingerprint_sha256"],
+            "certificate_id": str(item.get("certificate_id") or ""),
+            "action": "delete" if item.get("action") == "delete" else "deactivate",
+        }
         for item in retired
     ], None
 
@@ -397,7 +402,9 @@ def real_location(path: str) -> tuple[str, str | None]:
 
 def _token(facts: dict[str, Any]) -> str:
     """A digest of what a plan was made from: a step refuses to start when the directory changed since."""
-    layout = {key: facts[key] for key in ("exists", "dir", "entries", "loose", "pairs", "retired")}
+    layout = {
+        key: facts[key] for key in ("exists", "dir", "entries", "loose", "pairs", "retired", "others", "leftovers")
+    }
     return hashlib.sha256(json.dumps(layout, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -567,6 +574,9 @@ class Step:
         step made was missing a moment ago, as the plan saw it)."""
         with _guarded(dir_fd):
             lock = _lock_facts(dir_fd, self.now())
+            entry = (lock or {}).get("entry")
+            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
+                raise LayoutError(f"{LOCK} is not a file of the user the role runs as; nothing was changed")
             if lock and lock["run"] == self.run["id"]:
                 _replace_file(dir_fd, LOCK, self._lock_record(lock.get("acquired")), 0o600)
                 return
@@ -594,6 +604,9 @@ class Step:
     def release_lock(self, dir_fd: int) -> None:
         with _guarded(dir_fd):
             lock = _lock_facts(dir_fd, self.now())
+            entry = (lock or {}).get("entry")
+            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
+                raise LayoutError(f"{LOCK} is not a file of the user the role runs as; nothing was changed")
             if lock and lock["run"] == self.run["id"]:
                 os.unlink(LOCK, dir_fd=dir_fd)
 
@@ -608,6 +621,10 @@ class Step:
         created = False
         if create is not None and not os.path.lexists(self.path):
             self._make_parents(os.path.dirname(self.path))
+            # Another user may have made a missing parent between the look and now (under a sticky /tmp, say).
+            problem = _unsafe_parent(os.path.dirname(self.path), self.runner)
+            if problem:
+                raise LayoutError(f"cannot use {self.path}: {problem}; nothing was made in it", "HostDirectoryUnsafe")
             parent, name = os.path.split(self.path)
             with _opened(None, parent) as parent_fd:
                 try:
@@ -720,6 +737,7 @@ class Step:
             if leftover.startswith(f"{PAIRS}/"):
                 with _opened(dir_fd, PAIRS) as pairs_fd:
                     self._delete_pair(pairs_fd, leftover[len(PAIRS) + 1 :])
+                self.removed.append(leftover)
             else:
                 os.unlink(leftover, dir_fd=dir_fd)
             self.done.append(f"removed {leftover}, left by an interrupted step")

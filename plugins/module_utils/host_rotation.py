@@ -73,7 +73,7 @@ class Pair:
     name: str | None
     fingerprint: str | None = None
     public_key: str | None = None
-    made_for: tuple[str, str] | None = None
+    made_for: tuple[str, str, str, str] | None = None
     problem: str | None = None
     foreign: str | None = None
     key_facts: dict[str, Any] | None = None
@@ -300,7 +300,7 @@ def pair_from_facts(name: str | None, facts: dict[str, Any] | None, where: str) 
         name=name,
         fingerprint=(cert or {}).get("fingerprint_sha256"),
         public_key=(key or {}).get("public_key_sha256"),
-        made_for=(made_for[0], made_for[1]) if made_for else None,
+        made_for=tuple(made_for) if made_for and len(made_for) == 4 else None,
         problem=problem,
         foreign=foreign,
         key_facts=key,
@@ -339,13 +339,28 @@ class _Planner:
         self.pairs_facts = facts.get("pairs") or {}
         self.ledger = list(facts.get("retired") or [])
         self.ledgered = {item["fingerprint_sha256"] for item in self.ledger}
+        # What this host set out to delete (to make room, or to retire by deleting), as opposed to deactivate: only a
+        # deletion explains a certificate the listing lacks.
+        self.ledgered_deletions = {item["fingerprint_sha256"] for item in self.ledger if item.get("action") == "delete"}
         self.listing_confirmed = False  # set once the user's listing holds the host's certificate in use
 
     # -- what is whose ------------------------------------------------------------------------------------------
 
+    def made_for_uri(self) -> str:
+        return made_for_uri(self.host, self.user, self.options["dir"], self.options.get("account") or "")
+
     def made_here(self, made_for: Any) -> bool:
-        """Whether a made-for name names this host and this IAM user (whose names IAM compares regardless of case)."""
-        return bool(made_for) and made_for[0] == self.host and str(made_for[1]).casefold() == self.user.casefold()
+        """Whether a made-for name names this host, this IAM user (whose names IAM compares regardless of case), this
+        directory and this account label: the same host may hold another identity (another user, or the same user
+        name in another account) in another directory, and its certificates are not this one's."""
+        return (
+            bool(made_for)
+            and len(made_for) == 4
+            and made_for[0] == self.host
+            and str(made_for[1]).casefold() == self.user.casefold()
+            and made_for[2] == self.options["dir"]
+            and str(made_for[3]).casefold() == (self.options.get("account") or "").casefold()
+        )
 
     def confirmed(self, record: Record | None) -> bool:
         """Whether the user's listing is known to be the right one (the right user, in the right account): it holds
@@ -358,21 +373,30 @@ class _Planner:
         return any(self.made_here(r.get("made_for")) or r.get("fingerprint_sha256") in held for r in self.records)
 
     def debris(self, pair: Pair) -> bool:
-        """Whether an incomplete pair is what an interrupted run of this host left: no certificate (a key made
-        before the run stopped, never uploaded), a certificate IAM does not have, or one this host retired."""
+        """Whether a pair nobody points at is what an interrupted run of this host left. Incomplete: without a
+        certificate (a key made before the run stopped), or with one the right listing does not have, or one this
+        host retired. Whole: made for this host, user and directory, and its certificate not in the right listing
+        (staged, never uploaded). "The right listing": known to be this user's in this account (confirmed())."""
         rec = self.record_of(pair)
-        return rec is None or (pair.fingerprint in self.ledgered and rec["status"] != ACTIVE)
+        if pair.incomplete:
+            if rec is None:
+                return pair.fingerprint is None or self.listing_confirmed
+            return pair.fingerprint in self.ledgered and rec["status"] != ACTIVE
+        return pair.usable and rec is None and self.listing_confirmed and self.made_here(pair.made_for)
 
     def retired_here(self, pair: Pair, gone: set[str]) -> bool:
         """Whether this host retires or deletes the pair's certificate in this run, or did in an earlier one. A
-        certificate the listing lacks counts as deleted by this host only when the listing is known to be the right
-        one (the user's listing holds the host's certificate in use): in another account, every one is missing."""
+        certificate the listing lacks counts as deleted by this host only when this host set out to delete it
+        (retired.json) and the listing is known to be the right one: in another account, every one is missing."""
         rec = self.record_of(pair)
         if rec is not None and rec["certificate_id"] in gone:
             return True
         if rec is None:
-            return pair.fingerprint in self.ledgered and self.listing_confirmed
+            return self.deleted_here(pair.fingerprint)
         return pair.fingerprint in self.ledgered and rec["status"] != ACTIVE
+
+    def deleted_here(self, fingerprint: str | None) -> bool:
+        return fingerprint in self.ledgered_deletions and self.listing_confirmed
 
     def record_of(self, pair: Pair | None) -> Record | None:
         return by_fingerprint(self.records, pair.fingerprint) if pair is not None and pair.fingerprint else None
@@ -452,10 +476,9 @@ class _Planner:
                 "a directory of its own; nothing was changed",
                 DIRECTORY_UNSAFE,
             )
-        own_files = {LEDGER: self.entries.get(LEDGER), LOCK: (self.facts.get("lock") or {}).get("entry")}
-        for name, entry in own_files.items():
-            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
-                raise self.foreign(f"{name} is not a file of the user the role runs as")
+        ledger = self.entries.get(LEDGER)
+        if ledger and (ledger["type"] != "file" or ledger["uid"] != self.runner or ledger["nlink"] != 1):
+            raise self.foreign(f"{LEDGER} is not a file of the user the role runs as")
         for name in (KEY, PEM):
             entry = self.entries[name]
             if entry and entry["type"] == "link":
@@ -528,6 +551,9 @@ class _Planner:
         if problems:
             raise Blocked(f"{'; '.join(problems)}; nothing was changed", INVALID_PARAMETERS)
         lock = self.facts.get("lock")
+        entry = (lock or {}).get("entry")
+        if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
+            raise self.foreign(f"{LOCK} is not a file of the user the role runs as")
         if lock and lock.get("alive"):
             raise Blocked(
                 f"another run is changing {self.dir} (it holds the lock since {lock.get('acquired')}, from "
@@ -549,8 +575,7 @@ class _Planner:
             self.identity(consumer, "the host's pair")
         record = self.record_of(consumer)
         self.listing_confirmed = self.confirmed(record)
-        deleted_here = record is None and consumer is not None and consumer.fingerprint in self.ledgered
-        if consumer is not None and record is None and not (deleted_here and self.listing_confirmed):
+        if consumer is not None and record is None and not self.deleted_here(consumer.fingerprint):
             raise Blocked(
                 f"cannot rotate: the host's certificate (SHA-256 {consumer.fingerprint}) is not one of IAM user "
                 f"{self.user}'s certificates. Check host_signing_certificate_user_name and the account or profile of "
@@ -609,8 +634,13 @@ class _Planner:
                     )
                 if staged.foreign or not ROLE_PAIR_NAME.fullmatch(staged_name):
                     raise self.foreign(f"the staged pair pairs/{staged_name} is not one the role made")
-                # Never uploaded (or no longer in IAM, or inactive): no consumer has used it.
-                discard.append(staged_name)
+                if staged_record is not None or not staged.usable or self.listing_confirmed:
+                    # Never uploaded (or no longer in IAM, or inactive): no consumer has used it.
+                    discard.append(staged_name)
+                else:
+                    # Its certificate may be active in another account than the one listed: kept, unstaged, until a
+                    # listing known to be the right one lacks it too.
+                    keep.append(staged_name)
                 forget.append(NEXT)
 
         previous_name = _target(self.entries[PREVIOUS])
@@ -635,10 +665,9 @@ class _Planner:
             if previous.usable and previous_record and previous_record["status"] == ACTIVE:
                 retire.append(previous_record["certificate_id"])
                 remove.append(previous_name)
-            elif (
-                previous.usable
-                and self.listing_confirmed
-                and (previous.fingerprint in self.ledgered or self.made_here(previous.made_for))
+            elif previous.usable and (
+                self.retired_here(previous, set())
+                or (previous_record is not None and self.made_here(previous.made_for))
             ):
                 remove.append(previous_name)  # retired (or deleted) by this host once it had switched away
             elif ROLE_PAIR_NAME.fullmatch(previous_name) and not previous.foreign and previous_record is None:
@@ -650,7 +679,7 @@ class _Planner:
         for name, pair in pairs.items():
             if name in referenced or name in discard:
                 continue
-            if pair.incomplete and not pair.foreign and ROLE_PAIR_NAME.fullmatch(name) and self.debris(pair):
+            if not pair.foreign and ROLE_PAIR_NAME.fullmatch(name) and self.debris(pair):
                 discard.append(name)
             elif name != adopt_name:
                 keep.append(name)
@@ -785,7 +814,7 @@ class _Planner:
             keep=tuple(keep),
             current_certificate_id=record["certificate_id"] if record else None,
             new_certificate=new_certificate,
-            made_for=made_for_uri(self.host, self.user) if new_pair else None,
+            made_for=self.made_for_uri() if new_pair else None,
             took_over_lock=took_over,
             sweep=tuple(self.facts.get("leftovers") or ()),
         )
@@ -836,10 +865,13 @@ class _Planner:
         staying = {fingerprint for fingerprint, pair in held.items() if (pair.name or adopted) not in remove}
         entries = [item for item in self.ledger if item["fingerprint_sha256"] in listed | set(held)]
         known = {item["fingerprint_sha256"] for item in entries}
+        deletions = {*make_room, *(retire if by_deleting else ())}
         for certificate_id in [*make_room, *retire]:
             rec = next(r for r in self.records if r["certificate_id"] == certificate_id)
             if rec.get("fingerprint_sha256") and rec["fingerprint_sha256"] not in known:
-                entries.append({"fingerprint_sha256": rec["fingerprint_sha256"], "certificate_id": certificate_id})
+                action = "delete" if certificate_id in deletions else "deactivate"
+                entry = {"fingerprint_sha256": rec["fingerprint_sha256"], "certificate_id": certificate_id}
+                entries.append({**entry, "action": action})
                 known.add(rec["fingerprint_sha256"])
         deleted = set(make_room) | (set(retire) if by_deleting else set())
         gone = {r["fingerprint_sha256"] for r in self.records if r["certificate_id"] in deleted}
@@ -892,7 +924,7 @@ def plan_host(
     shared_with: list[str] | None = None,
 ) -> HostPlan:
     """Decide one host's run. records: the user's certificates as the info module returns them, each with
-    made_for: [host, user] of its made-for name, or None."""
+    made_for: [host, user, directory, account] of its made-for name, or None."""
     planner = _Planner(options, facts, records, now, shared_with or [])
     try:
         plan = planner.plan()
@@ -1043,8 +1075,12 @@ def _report(result: dict[str, Any], plan: dict[str, Any], notes: list[str]) -> s
     if result["failed"]:
         line = f"{user}: {result['reason']}"
     elif plan.get("action") in (PROVISION, ROTATE, RESUME) and result["switched"]:
-        verb = "provisioned with" if plan["action"] == PROVISION else "switched to"
-        line = f"{user}: {verb} a new pair, certificate {result['new_certificate_id']} (why: {plan.get('reason')})"
+        in_use_before = (plan.get("before") or {}).get("host", {}).get("in_use")
+        if in_use_before == f"pairs/{plan.get('switch_to')}":
+            verb = "checked the consumer with its pair"  # an earlier run had switched already
+        else:
+            verb = "provisioned with a new pair" if plan["action"] == PROVISION else "switched to a new pair"
+        line = f"{user}: {verb}, certificate {result['new_certificate_id']} (why: {plan.get('reason')})"
     elif plan.get("action") == FINISH:
         line = f"{user}: tidied up ({plan.get('reason')})"
     else:
@@ -1072,7 +1108,7 @@ def hosts_sharing_users(claims: list[Any]) -> dict[str, list[str]]:
         if not isinstance(options, dict) or not isinstance(options.get("user_name"), str):
             continue
         account = options.get("account")
-        key = (options["user_name"].casefold(), None if account is None else str(account))
+        key = (options["user_name"].casefold(), None if account is None else str(account).casefold())
         by_user.setdefault(key, []).append(str(host))
     return {
         host: [other for other in hosts if other != host]

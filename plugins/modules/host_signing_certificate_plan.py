@@ -20,7 +20,8 @@ description:
     V(finish) (nothing is due, but an earlier run left something to finish or tidy), V(none), or V(blocked)
     (nothing at all may be done, RV(plan.reason) says why).
   - The host retires and deletes only certificates it made (each certificate the role makes names the host and
-    IAM user it was made for, in a subject alternative name C(URI:urn:certops:aws:made-for:<host>:<user>)), that it
+    IAM user, directory and account label it was made for, in a subject alternative name
+    C(URI:urn:certops:aws:made-for:<host>:<user>:<dir>:<account>)), that it
     retired before (the directory's C(retired.json)), or that a pair on it holds; any, when forced. So a run that
     sees only some of the hosts of an IAM user (C(--limit), job slicing) never disables another host's certificate.
   - A pair the role did not make for this host (a copy), a pair made for another IAM user, a pair whose certificate

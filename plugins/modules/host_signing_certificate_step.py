@@ -119,9 +119,11 @@ error_code:
 """
 
 import os
+import re
 import shlex
 import time
 
+from ansible_collections.certops.aws.plugins.module_utils.certificate import contains_private_key
 from ansible_collections.certops.aws.plugins.module_utils.host_layout import LayoutError, Step
 from ansible_collections.certops.aws.plugins.module_utils.host_module import HostModule
 
@@ -239,7 +241,10 @@ def main() -> None:
         if rc == 0:
             return None
         said = (stderr or stdout or "").strip().splitlines()
-        return f"{params['check_command']!r} exited with {rc}" + (f": {said[-1][:300]}" if said else "")
+        last = said[-1][:300] if said else ""
+        if not last or contains_private_key(last) or re.search(r"[A-Za-z0-9+/=]{40,}", last):
+            return f"{params['check_command']!r} exited with {rc}"  # a check that prints key material is not echoed
+        return f"{params['check_command']!r} exited with {rc}: {last}"
 
     try:
         if params["step"] == "begin":

@@ -8,14 +8,18 @@ community.crypto's three tasks played by writing a pair made here; a failure or 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +44,28 @@ NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 DAY = datetime.timedelta(days=1)
 # Validity of a certificate made here, relative to now, in days: (not_before, not_after).
 VALIDITY = {"long": (-30, 300), "due": (-300, 5), "expired": (-300, -1)}
+# Where the host's signing directory is: one path for the whole process (made afresh for each case by fresh_world), so
+# that the pairs made once for all cases can name it in their made-for name, as the role names its own directory.
+WORLD = Path(tempfile.gettempdir()) / f"certops-host-world-{os.getpid()}"
+SIGNING = WORLD / "signing"
 # Whom a certificate was made for: nobody (placed by hand), this host, another host, another user.
-MADE_FOR = {"hand": None, "here": (HOST, USER), "other-host": ("host-2", USER), "other-user": (HOST, "bob")}
+MADE_FOR = {
+    "hand": None,
+    "here": (HOST, USER, str(SIGNING), ""),
+    "other-host": ("host-2", USER, str(SIGNING), ""),
+    "other-user": (HOST, "bob", str(SIGNING), ""),
+}
+
+
+@contextlib.contextmanager
+def fresh_world() -> Iterator[Path]:
+    """WORLD, empty (root's, 0755): the signing directory of a case is WORLD / "signing"."""
+    shutil.rmtree(WORLD, ignore_errors=True)
+    WORLD.mkdir(mode=0o755)
+    try:
+        yield WORLD
+    finally:
+        shutil.rmtree(WORLD, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -52,11 +76,11 @@ class Material:
     key: bytes
     cert: bytes
     fingerprint: str
-    made_for: tuple[str, str] | None
+    made_for: tuple[str, ...] | None
     not_after: str
 
 
-def _material(label: str, validity: str, made_for: tuple[str, str] | None) -> Material:
+def _material(label: str, validity: str, made_for: tuple[str, ...] | None) -> Material:
     key = ec.generate_private_key(ec.SECP256R1())  # fast to make, and as good as RSA for what is tested here
     start, end = VALIDITY[validity]
     uris = (made_for_uri(*made_for),) if made_for else ()
@@ -83,7 +107,7 @@ def pool() -> tuple[Material, ...]:
 @functools.lru_cache(maxsize=1)
 def new_pairs() -> tuple[Material, ...]:
     """What community.crypto makes for this host in a run (a fresh key each)."""
-    return tuple(_material(f"new-{number}", "long", (HOST, USER)) for number in range(4))
+    return tuple(_material(f"new-{number}", "long", (HOST, USER, str(SIGNING), "")) for number in range(4))
 
 
 def pair_name(number: int) -> str:

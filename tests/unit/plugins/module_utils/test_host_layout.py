@@ -120,12 +120,16 @@ def test_new_directories_and_files_are_never_open_to_others_while_they_are_made(
 
 def test_a_step_refuses_to_start_when_the_directory_changed_since_it_was_read(signing):
     facts = look(str(signing), None, None, NOW.timestamp())
-    (signing / "stranger").write_text("appeared after the look")  # not the role's, so not in what it compares
-    steps.begin(run(signing, "run-1"), {"token": facts["token"], "stage": None})
+    (signing / "stranger").write_text("appeared after the look")  # what the plan did not see
+    with pytest.raises(LayoutError) as refused:
+        steps.begin(run(signing, "run-1"), {"token": facts["token"], "stage": None})
+    assert refused.value.code == "HostChanged" and not (signing / "rotation.lock").exists()
+    facts = look(str(signing), None, None, NOW.timestamp())
+    steps.begin(run(signing, "run-2"), {"token": facts["token"], "stage": None})
     (signing / "rotation.lock").unlink()
     os.chmod(signing, 0o700)  # the directory itself changed
     with pytest.raises(LayoutError) as refused:
-        steps.begin(run(signing, "run-2"), {"token": facts["token"], "stage": None})
+        steps.begin(run(signing, "run-3"), {"token": facts["token"], "stage": None})
     assert refused.value.code == "HostChanged"
     assert not (signing / "rotation.lock").exists()
 

@@ -16,7 +16,7 @@ from ansible_collections.certops.aws.plugins.module_utils.host_rotation import (
     outcome,
     plan_host,
 )
-from tests.unit.plugins.module_utils.host_world import NOW, Iam, options, pool, write_pair
+from tests.unit.plugins.module_utils.host_world import NOW, SIGNING, Iam, fresh_world, options, pool, write_pair
 
 MATERIALS = {material.label: material for material in pool()}
 
@@ -26,10 +26,10 @@ def material(label: str):
 
 
 @pytest.fixture
-def host(tmp_path):
-    directory = tmp_path / "signing"
-    directory.mkdir(mode=0o750)
-    return directory
+def host():
+    with fresh_world():
+        SIGNING.mkdir(mode=0o750)
+        yield SIGNING
 
 
 def pair_in_use(directory, label):
@@ -52,7 +52,8 @@ def test_a_host_without_a_pair_is_provisioned_and_the_users_other_certificates_s
     plan = decide(host / "new", iam)
     assert plan.action == "provision" and plan.upload and plan.create_dir
     assert plan.retire == () and plan.make_room == () and elsewhere not in plan.retire
-    assert plan.steps("t")["subject_alt_name"] == ["URI:urn:certops:aws:made-for:host-1:alice"]
+    directory = str(host / "new").replace("/", "%2F")
+    assert plan.steps("t")["subject_alt_name"] == [f"URI:urn:certops:aws:made-for:host-1:alice:{directory}:"]
 
 
 def test_a_due_certificate_is_retired_after_the_switch_and_its_pair_removed(host):

@@ -19,10 +19,12 @@ from ansible_collections.certops.aws.plugins.modules import host_signing_certifi
 from tests.unit.plugins.module_utils.host_world import (
     HOST,
     NOW,
+    SIGNING,
     USER,
     Iam,
     _material,
     consumer_view,
+    fresh_world,
     held_fingerprints,
     new_pairs,
     options,
@@ -31,11 +33,19 @@ from tests.unit.plugins.module_utils.host_world import (
 
 NOBODY = pwd.getpwnam("nobody")
 LATER = NOW + datetime.timedelta(seconds=1)
+SECOND = datetime.timedelta(seconds=1)
 
 
-def provisioned(tmp_path: Path, iam: Iam, fresh: list) -> Path:
-    """A host the role provisioned: its own pair (made for HOST and USER), active in IAM."""
-    directory = tmp_path / "signing"
+@pytest.fixture(autouse=True)
+def world():
+    """Each test on an empty WORLD: the host's directory is SIGNING, the one the test pairs' made-for names name."""
+    with fresh_world() as path:
+        yield path
+
+
+def provisioned(iam: Iam, fresh: list) -> Path:
+    """A host the role provisioned: its own pair (made for HOST, USER and the directory), active in IAM."""
+    directory = SIGNING
     first = run_role(directory, iam, options(), NOW, fresh)
     assert first.plan.action == "provision" and not first.failed_at, first.plan.summary()
     return directory
@@ -60,7 +70,7 @@ def test_a_run_against_another_account_after_an_interrupted_rotation_leaves_the_
     rotates, and removes the pair in use - the only key of a certificate that is active in the right account.
     Without the ledger entry the same run is refused (HostCertificateUnknown), as issue 18 requires."""
     account_a, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, account_a, fresh)
+    directory = provisioned(account_a, fresh)
     working = consumer_view(directory)
     assert working is not None
     # A due rotation (threshold 364 days > the pair's 300 left) that stops at `stopped_at`.
@@ -109,7 +119,7 @@ def test_a_ledger_written_by_the_consumer_does_not_make_root_retire_a_certificat
     finds it active without a pair on the host (an "orphan"), and deactivates it in IAM - on a run where nothing is
     due. The consumer, who cannot call IAM, made root disable a certificate the host never made."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
+    directory = provisioned(iam, fresh)
     stranger = _material("uploaded-by-an-administrator", "long", None)
     stranger_id = iam.add(stranger, "Active")
     give_to_nobody(directory)
@@ -176,7 +186,7 @@ def test_a_live_run_keeps_its_lock_and_a_second_run_never_undoes_what_its_switch
     check fails and it points `current` back at the pair that is gone. The consumer is left with no key (dangling
     links), and the certificate it could fall back to is retired."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
+    directory = provisioned(iam, fresh)
     lease = 60
     opts = options(threshold_days=364, lock_timeout=lease)
     facts = host_layout.look(str(directory), None, None, LATER.timestamp())
@@ -253,8 +263,8 @@ def test_check_mode_does_not_promise_a_consumer_check_for_a_run_that_makes_no_ne
     (HostPlan.consequences words every retirement the same). Issue 18 asked for check-mode wording that says what
     the run does."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
-    orphan = _material("made-here-key-lost", "long", (HOST, USER))
+    directory = provisioned(iam, fresh)
+    orphan = _material("made-here-key-lost", "long", (HOST, USER, str(SIGNING), ""))
     iam.add(orphan, "Active")
     plan = look_and_plan(directory, iam, options())
     assert plan.retire and not plan.switch_to, plan.summary()
@@ -272,7 +282,7 @@ def test_a_crash_while_the_old_pair_is_removed_leaves_nothing_a_rerun_does_not_f
     host: it is in retired.json) and keep it - "kept pairs/<old>" on every run, for as long as IAM lists the
     certificate. Issue 18: whatever an interrupted run left is finished or discarded by the next run."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
+    directory = provisioned(iam, fresh)
     old = os.readlink(directory / "current").split("/")[1]
     rotation = run_role(directory, iam, options(threshold_days=364), LATER, fresh, fail_at="end", kill=True)
     assert rotation.plan.action == "rotate" and rotation.failed_at == "end"
@@ -299,7 +309,7 @@ def test_the_guide_does_not_promise_consistent_reads_of_two_files_and_names_a_wa
     signing.key, the switch, a read of signing.pem - a mismatched pair; reading both through one resolution of
     `current` is consistent, but the guide does not say so."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
+    directory = provisioned(iam, fresh)
     key_before = (directory / "signing.key").read_bytes()
     run_role(directory, iam, options(force=True), LATER, fresh)  # a rotation between the two reads
     pem_after = (directory / "signing.pem").read_text()
@@ -320,10 +330,10 @@ def test_what_a_step_that_died_in_the_middle_left_is_swept_by_the_next_run(tmp_p
     a step killed in between leaves pairs/.removing-<name> (half empty) or .current.<pid>.tmp. The next run, even one
     with nothing due, removes them, and says so in check mode."""
     iam, fresh = Iam(), list(new_pairs())
-    directory = provisioned(tmp_path, iam, fresh)
+    directory = provisioned(iam, fresh)
     tombstone = directory / "pairs" / ".removing-20250101T000000.000000Z"
     tombstone.mkdir(mode=0o750)
-    (tombstone / "signing.pem").write_bytes(_material("removed", "long", (HOST, USER)).cert)
+    (tombstone / "signing.pem").write_bytes(_material("removed", "long", (HOST, USER, str(SIGNING), "")).cert)
     (directory / ".current.4242.tmp").symlink_to("pairs/whatever")
     plan = look_and_plan(directory, iam, options())
     assert plan.action == "finish", plan.summary()
@@ -333,3 +343,137 @@ def test_what_a_step_that_died_in_the_middle_left_is_swept_by_the_next_run(tmp_p
     run_role(directory, iam, options(), LATER, fresh)
     assert not tombstone.exists() and not os.path.lexists(directory / ".current.4242.tmp")
     assert not look_and_plan(directory, iam, options(), LATER + datetime.timedelta(seconds=1)).changes
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Listings of another account, and what a ledger entry proves
+
+
+def interrupted_rotation(directory: Path, iam: Iam, fresh: list) -> tuple:
+    """A due rotation whose consumer check fails (the commonest way a rotation stops): switched back, both
+    certificates active, and the certificate in use written to retired.json (what the run set out to retire)."""
+    working = consumer_view(directory)
+    run = run_role(directory, iam, options(threshold_days=364), LATER, fresh, check_fails=True)
+    assert run.plan.action == "rotate" and run.failed_at, run.plan.summary()
+    assert consumer_view(directory) == working and iam.by_fingerprint(working[2])["status"] == "Active"
+    ledger = json.loads((directory / "retired.json").read_text())["retired"]
+    assert working[2] in [item["fingerprint_sha256"] for item in ledger]
+    return working
+
+
+def test_another_accounts_certificate_made_for_this_host_does_not_make_its_listing_the_right_one():
+    """The same host holds the same user name in two accounts, from two directories (or two inventories give two
+    machines one name, with account labels). A run of one directory with the other account's profile, after a
+    rotation that stopped, finds there a certificate made for this host and user - the other identity's. It proves
+    nothing about this directory: the run is refused, the working key stays, the other identity's certificate too."""
+    account_a, fresh = Iam(), list(new_pairs())
+    directory = provisioned(account_a, fresh)
+    working = interrupted_rotation(directory, account_a, fresh)
+    account_b = Iam()
+    other_identity = _material("host-1-alice-in-account-b", "long", (HOST, USER, "/etc/certops/other", ""))
+    other_id = account_b.add(other_identity, "Active")
+    wrong = run_role(directory, account_b, options(), LATER + SECOND, fresh)
+    assert wrong.plan.blocked and wrong.plan.error_code == "HostCertificateUnknown", wrong.plan.summary()
+    assert working[2] in held_fingerprints(directory) and account_b.by_id(other_id)["status"] == "Active"
+
+
+def test_a_staged_pair_is_not_discarded_on_a_listing_not_known_to_be_the_right_one():
+    """A first run stops after its upload (the new pair staged, its certificate active in account A). A run with
+    account B's profile lacks that certificate: that proves nothing, so the staged pair is kept (not switched to);
+    once a listing is known to be the right one, a pair made here that it lacks was never uploaded, and goes."""
+    account_a, fresh = Iam(), list(new_pairs())
+    first = run_role(SIGNING, account_a, options(), NOW, fresh, fail_at="switch")
+    assert first.plan.action == "provision" and first.failed_at == "switch"
+    staged_fingerprint = account_a.records[0]["fingerprint_sha256"]
+    wrong = run_role(SIGNING, Iam(), options(), LATER, fresh)
+    assert staged_fingerprint in held_fingerprints(SIGNING), wrong.plan.summary()
+
+
+def test_a_pair_whose_certificate_someone_else_deleted_in_iam_stays_on_the_host():
+    """After a rotation whose consumer check failed, retired.json names the certificate in use as one the run set out
+    to deactivate. An administrator then deletes it in IAM (incident response: the key is evidence). Only a deletion
+    this host set out to make explains a certificate missing from the listing: the pair stays, the host is refused."""
+    iam, fresh = Iam(), list(new_pairs())
+    directory = provisioned(iam, fresh)
+    working = interrupted_rotation(directory, iam, fresh)
+    iam.records.remove(iam.by_fingerprint(working[2]))  # the administrator, not this host
+    rerun = run_role(directory, iam, options(), LATER + SECOND, fresh)
+    assert working[2] in held_fingerprints(directory), rerun.plan.summary()
+    assert rerun.plan.blocked and rerun.plan.error_code == "HostCertificateUnknown"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the first step checks, and what it trusts
+
+
+def test_a_parent_made_by_another_user_after_the_look_stops_the_step_before_anything_is_made_in_it(monkeypatch):
+    """<dir> under a sticky world-writable directory, its parent missing at the look: another user who makes that
+    parent between the look and the first step (it only has to win one race) would own the directory holding <dir>
+    and could swap <dir> for a link before community.crypto writes into it. The step refuses; nothing is made."""
+    sticky = SIGNING.parent / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    directory = sticky / "certops" / "signing"
+    facts = host_layout.look(str(directory), None, None, NOW.timestamp())
+    assert facts["problem"] is None, facts["problem"]
+    plan = plan_host({**options(), "dir": str(directory)}, facts, [], NOW)
+    assert plan.action == "provision" and plan.create_dir, plan.summary()
+    checked = host_layout.real_location
+
+    def another_user_wins_the_race(path):
+        found = checked(path)
+        parent = sticky / "certops"
+        if not parent.exists():
+            parent.mkdir(mode=0o755)
+            os.chown(parent, NOBODY.pw_uid, NOBODY.pw_gid)
+        return found
+
+    monkeypatch.setattr(host_layout, "real_location", another_user_wins_the_race)
+    step = host_layout.Step(facts["path"], {"id": "run-1", "controller": {}, "lease": 60}, NOW.timestamp)
+    with pytest.raises(host_layout.LayoutError, match="belongs to uid 65534"):
+        steps.begin(step, plan.steps(facts["token"])["begin"])
+    assert not directory.exists()
+
+
+@pytest.mark.parametrize("claim", ["process 1 of this machine, no expiry", "an expiry of NaN"])
+def test_a_lock_the_consumer_wrote_is_not_believed(claim):
+    """On a host an earlier release gave <dir> to the consumer, the consumer writes rotation.lock itself, claiming a
+    holder that lives for ever. A lock that is not the runner's own file is refused as not made by the role (nothing
+    is done, and the message says so), never taken for another run that holds the directory."""
+    iam, fresh = Iam(), list(new_pairs())
+    directory = provisioned(iam, fresh)
+    give_to_nobody(directory)
+    if claim.startswith("process 1"):
+        holder = {**host_layout.controller_identity(), "pid": 1, "started": host_layout.process_start(1)}
+        text = json.dumps({"run": "forged", "controller": holder, "acquired": "2026-01-01T00:00:00Z"})
+    else:
+        text = '{"run": "forged", "controller": {}, "acquired": "2026-01-01T00:00:00Z", "expires": NaN}'
+    lock = directory / "rotation.lock"
+    lock.write_text(text)
+    os.chown(lock, NOBODY.pw_uid, NOBODY.pw_gid)
+    plan = look_and_plan(directory, iam, options(owner="nobody"), LATER + datetime.timedelta(days=30))
+    assert plan.blocked and plan.error_code == "HostLayoutForeign", plan.summary()
+    assert "rotation.lock is not a file of the user the role runs as" in plan.reason
+    os.chown(lock, 0, 0)  # the runner's own, but its expiry is no number: not believed either
+    if claim.endswith("NaN"):
+        facts = host_layout.look(str(directory), None, None, LATER.timestamp())
+        assert facts["lock"]["alive"] is False
+
+
+def test_a_directory_that_gains_a_file_of_another_tool_after_the_look_keeps_its_owner_group_and_mode():
+    """A root-only directory, empty at the look, that another tool writes a file into before the first step: the step
+    refuses (the directory is not as the plan saw it), and the directory keeps its group and mode."""
+    directory = SIGNING
+    directory.mkdir(mode=0o700)
+    facts = host_layout.look(str(directory), None, "nogroup", NOW.timestamp())
+    plan = plan_host({**options(group="nogroup"), "dir": str(directory)}, facts, [], NOW)
+    assert any(change["path"] == "." for change in plan.modes_before), plan.summary()
+    (directory / "db-password").write_text("not the role's\n")
+    os.chmod(directory / "db-password", 0o644)
+    before = directory.stat()
+    step = host_layout.Step(facts["path"], {"id": "run-1", "controller": {}, "lease": 60}, NOW.timestamp)
+    with pytest.raises(host_layout.LayoutError) as refused:
+        steps.begin(step, plan.steps(facts["token"])["begin"])
+    assert refused.value.code == "HostChanged"
+    after = directory.stat()
+    assert (after.st_gid, after.st_mode) == (before.st_gid, before.st_mode)
