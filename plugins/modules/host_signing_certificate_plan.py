@@ -64,6 +64,8 @@ attributes:
 seealso:
   - module: certops.aws.host_signing_certificate_info
   - module: certops.aws.host_signing_certificate_step
+requirements:
+  - cryptography >= 42.0.0 (on the controller, which reads the certificates the host and IAM returned)
 """
 
 EXAMPLES = r"""

@@ -64,6 +64,9 @@ attributes:
 seealso:
   - module: certops.aws.host_signing_certificate_info
   - module: certops.aws.host_signing_certificate_plan
+requirements:
+  - A POSIX host (Linux, BSD or macOS) whose Python has C(os.O_NOFOLLOW), C(os.O_DIRECTORY) and C(fcntl); no
+    library beyond the standard one (the key is made by C(community.crypto.openssl_privatekey)).
 """
 
 EXAMPLES = r"""
