@@ -20,6 +20,11 @@ COLLECTIONS := $(VENV)/collections
 # `make matrix FRESH=1` runs again the cells that already passed on this commit.
 CELLS ?=
 FRESH ?=
+# Test files run on this many pytest-xdist workers (a file's tests stay together, in order, on one worker): the
+# end-to-end tests mostly wait for ansible and the emulator, so two workers on 2 cores take two thirds of the time.
+# `make test TEST_WORKERS=0` runs everything in one process.
+TEST_WORKERS ?= 2
+PYTEST := PYTHONUNBUFFERED=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: venv test unit e2e demo emulator lint format sanity docs docs-check matrix matrix-lock benchmark clean
 
@@ -40,13 +45,13 @@ $(LINT_STAMP): $(STAMP) requirements-lint.txt
 
 # Unbuffered: piped into a file or CI log, progress shows as it happens rather than minutes later.
 test: $(STAMP)
-	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest
+	$(PYTEST)
 
 unit: $(STAMP)
-	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest tests/unit
+	$(PYTEST) tests/unit
 
 e2e: $(STAMP)
-	PYTHONUNBUFFERED=1 $(BIN)/python -m pytest tests/e2e
+	$(PYTEST) tests/e2e
 
 demo: $(STAMP)
 	$(BIN)/python docs/demo/run_demo.py

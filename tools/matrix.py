@@ -94,7 +94,8 @@ class Cell:
     what: str = ""
 
 
-PYTEST = ("-m", "pytest", "-q", "-p", "no:cacheprovider")
+# Two workers, a test file on one of them, as `make test` runs them (TEST_WORKERS in the Makefile).
+PYTEST = ("-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile")
 # What the target and floors cells run: the end-to-end tests that drive both modules through every state, check and
 # diff mode, refusal, fault and retry, with the modules in the target venv; and one run of the host role, whose
 # modules (and community.crypto's) run on the hosts. The rotation role, the demo playbook, the docs and the

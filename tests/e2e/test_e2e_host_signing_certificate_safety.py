@@ -63,44 +63,28 @@ def lchown_to_nobody(path: Path) -> None:
     os.lchown(path, NOBODY.pw_uid, NOBODY.pw_gid)
 
 
-@pytest.mark.parametrize("owner", [None, "nobody"], ids=["without an owner", "with an owner"])
-def test_links_out_of_the_directory_are_refused_and_what_they_lead_to_stays_as_it_was(fleet, iam, tmp_path, owner):
+LINKS = ("key", "pem", "pairs", "previous", "consumer-link", "dir-link")
+
+
+def test_links_out_of_the_directory_are_refused_and_what_they_lead_to_stays_as_it_was(fleet, iam, tmp_path):
     targets = outside_files(tmp_path)
     before = {
         path: (owner_and_mode(path), snapshot(path) if path.is_dir() else path.read_bytes())
         for path in targets.values()
     }
-    extra = {"owner": owner} if owner else {}
+    # Each host was rotated by the role once, without an owner (host-<link>) or with one (host-<link>-owned); then
+    # its layout was changed as a consumer with write access could.
     hosts = {}
-    # Each host was rotated by the role once; then its layout was changed as a consumer with write access could.
-    for name in ("host-key", "host-pem", "host-pairs", "host-previous", "host-consumer-link", "host-dir-link"):
-        hosts[name] = fleet.add(name, **extra)
+    for link in LINKS:
+        hosts[f"host-{link}"] = fleet.add(f"host-{link}")
+        hosts[f"host-{link}-owned"] = fleet.add(f"host-{link}-owned", owner="nobody")
     first = fleet.run()
     assert first.rc == 0, first.output
     for directory in hosts.values():
         host_pair(directory)  # each host signs with a pair of its own
     iam_before = {name: statuses(iam, fleet.user(name)) for name in hosts}
-
-    key_link = hosts["host-key"] / "signing.key"
-    key_link.unlink()
-    key_link.symlink_to(targets["key"])
-    pem_link = hosts["host-pem"] / "signing.pem"
-    pem_link.unlink()
-    pem_link.symlink_to(targets["pem"])
-    pairs = hosts["host-pairs"] / "pairs"
-    shutil.move(pairs, hosts["host-pairs"] / "pairs.moved")
-    pairs.symlink_to(targets["tree"])
-    previous = hosts["host-previous"] / "previous"
-    previous.symlink_to(targets["tree"])
-    # A link with the layout's own target, but made by the consumer (not by the user the role runs as).
-    consumer_link = hosts["host-consumer-link"] / "signing.key"
-    consumer_link.unlink()
-    consumer_link.symlink_to("current/signing.key")
-    lchown_to_nobody(consumer_link)
-    # The directory itself replaced by a link to a directory outside.
-    moved = hosts["host-dir-link"].parent / "signing.moved"
-    hosts["host-dir-link"].rename(moved)
-    hosts["host-dir-link"].symlink_to(targets["tree"])
+    for suffix in ("", "-owned"):
+        replace_with_links({link: hosts[f"host-{link}{suffix}"] for link in LINKS}, targets)
 
     layouts = {name: snapshot(directory.parent) for name, directory in hosts.items()}
     for check in (True, False):
@@ -111,15 +95,40 @@ def test_links_out_of_the_directory_are_refused_and_what_they_lead_to_stays_as_i
             assert results(run)[name]["action"] == "blocked", name
             assert snapshot(hosts[name].parent) == layouts[name], f"{name}: the role changed something"
             assert statuses(iam, fleet.user(name)) == iam_before[name], name
-        for name in ("host-key", "host-pem", "host-pairs", "host-previous", "host-consumer-link"):
             message = failure(run, name)
-            assert "the role acts only on the links and files it made" in message, message
-        assert "is a link: give host_signing_certificate_dir as the directory itself" in failure(run, "host-dir-link")
+            if name.startswith("host-dir-link"):
+                assert "is a link: give host_signing_certificate_dir as the directory itself" in message, message
+            else:
+                assert "the role acts only on the links and files it made" in message, message
         after = {
             path: (owner_and_mode(path), snapshot(path) if path.is_dir() else path.read_bytes())
             for path in targets.values()
         }
         assert after == before, "a file outside the signing directories changed"
+
+
+def replace_with_links(hosts: dict[str, Path], targets: dict[str, Path]) -> None:
+    """What a consumer with write access to a signing directory could do: each host gets one kind of link."""
+    key_link = hosts["key"] / "signing.key"
+    key_link.unlink()
+    key_link.symlink_to(targets["key"])
+    pem_link = hosts["pem"] / "signing.pem"
+    pem_link.unlink()
+    pem_link.symlink_to(targets["pem"])
+    pairs = hosts["pairs"] / "pairs"
+    shutil.move(pairs, hosts["pairs"] / "pairs.moved")
+    pairs.symlink_to(targets["tree"])
+    previous = hosts["previous"] / "previous"
+    previous.symlink_to(targets["tree"])
+    # A link with the layout's own target, but made by the consumer (not by the user the role runs as).
+    consumer_link = hosts["consumer-link"] / "signing.key"
+    consumer_link.unlink()
+    consumer_link.symlink_to("current/signing.key")
+    lchown_to_nobody(consumer_link)
+    # The directory itself replaced by a link to a directory outside.
+    moved = hosts["dir-link"].parent / "signing.moved"
+    hosts["dir-link"].rename(moved)
+    hosts["dir-link"].symlink_to(targets["tree"])
 
 
 def test_the_directory_and_its_links_stay_the_runners_and_only_the_key_is_the_consumers(fleet, iam, tmp_path):
@@ -301,29 +310,36 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize("step", STEPS, ids=[f"after {number}" for number in range(1, len(STEPS) + 1)])
-def test_a_run_killed_after_any_step_is_finished_by_the_next_run_without_debris(fleet, iam, step):
-    b = fleet.add("host-b")
-    old = make_pair("b-old", days=5)
-    write_pair(b, old)
-    user = fleet.user("host-b")
-    old_id = upload(iam, old.cert, user_name=user)
+def test_a_run_killed_after_any_step_is_finished_by_the_next_run_without_debris(fleet, iam):
+    # One host per step, each killed in a run of its own (--limit) right after that step; then one rerun of all.
+    hosts, old_pairs, old_ids = {}, {}, {}
+    for number, step in enumerate(STEPS, start=1):
+        name = f"host-{number}"
+        hosts[step] = fleet.add(name)
+        old_pairs[step] = make_pair(f"{name}-old", days=5)
+        write_pair(hosts[step], old_pairs[step])
+        old_ids[step] = upload(iam, old_pairs[step].cert, user_name=fleet.user(name))
 
-    killed = fleet.run(kill_after=step)
-    assert killed.rc == -9, killed.output
-    consumer = host_pair(b)  # whatever the moment, the consumer reads a key and its certificate
-    assert statuses(iam, user)[id_of(iam, user, consumer.cert)] == "Active"
+    for number, step in enumerate(STEPS, start=1):
+        killed = fleet.run(kill_after=step, limit=f"host-{number}")
+        assert killed.rc == -9, f"{step}: {killed.output}"
+        consumer = host_pair(hosts[step])  # whatever the moment, the consumer reads a key and its certificate
+        user = fleet.user(f"host-{number}")
+        assert statuses(iam, user)[id_of(iam, user, consumer.cert)] == "Active", step
 
     rerun = fleet.run()
     assert rerun.rc == 0, rerun.output
-    new = host_pair(b)
-    assert new.key != old.key
-    assert statuses(iam, user) == {old_id: "Inactive", id_of(iam, user, new.cert): "Active"}
-    assert sorted(os.listdir(b)) == DONE_LAYOUT and len(os.listdir(b / "pairs")) == 1
-    assert all(old.key not in p.read_text() for p in b.rglob("*") if p.is_file())
+    for number, step in enumerate(STEPS, start=1):
+        directory, user = hosts[step], fleet.user(f"host-{number}")
+        new = host_pair(directory)
+        assert new.key != old_pairs[step].key, step
+        assert statuses(iam, user) == {old_ids[step]: "Inactive", id_of(iam, user, new.cert): "Active"}, step
+        assert sorted(os.listdir(directory)) == DONE_LAYOUT and len(os.listdir(directory / "pairs")) == 1, step
+        assert all(old_pairs[step].key not in p.read_text() for p in directory.rglob("*") if p.is_file()), step
     again = fleet.run()
-    assert recap(again)["host-b"]["changed"] == 0, again.stdout
-    assert outcome(results(again)["host-b"])["action"] == "none"
+    for number in range(1, len(STEPS) + 1):
+        assert recap(again)[f"host-{number}"]["changed"] == 0, again.stdout
+        assert outcome(results(again)[f"host-{number}"])["action"] == "none"
 
 
 @pytest.fixture
