@@ -20,7 +20,7 @@ NOBODY = 65534
 
 def run(directory: Path, run_id: str = "run-1", controller: dict | None = None, lease: int = 1800) -> Step:
     identity = controller or dead_controller()
-    return Step(str(directory), {"id": run_id, "controller": identity, "lease": lease}, lambda: NOW.timestamp())
+    return Step(str(directory), {"id": run_id, "controller": identity, "lease": lease}, NOW.timestamp)
 
 
 @pytest.fixture
