@@ -568,15 +568,20 @@ class Step:
             }
         ).encode()
 
+    def _read_lock(self, dir_fd: int) -> dict[str, Any] | None:
+        """The lock's facts, provided it is a file of the runner's own (never one another user placed or linked)."""
+        lock = _lock_facts(dir_fd, self.now())
+        entry = (lock or {}).get("entry")
+        if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
+            raise LayoutError(f"{LOCK} is not a file of the user the role runs as; nothing was changed")
+        return lock
+
     def take_lock(self, dir_fd: int, token: str | None, created: bool = False) -> None:
         """Hold the lock for this run: renew it when this run holds it already; otherwise take it when nobody
         holds it (or its holder is gone), provided the directory is as the plan saw it (token; a directory this
         step made was missing a moment ago, as the plan saw it)."""
         with _guarded(dir_fd):
-            lock = _lock_facts(dir_fd, self.now())
-            entry = (lock or {}).get("entry")
-            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
-                raise LayoutError(f"{LOCK} is not a file of the user the role runs as; nothing was changed")
+            lock = self._read_lock(dir_fd)
             if lock and lock["run"] == self.run["id"]:
                 _replace_file(dir_fd, LOCK, self._lock_record(lock.get("acquired")), 0o600)
                 return
@@ -603,10 +608,7 @@ class Step:
 
     def release_lock(self, dir_fd: int) -> None:
         with _guarded(dir_fd):
-            lock = _lock_facts(dir_fd, self.now())
-            entry = (lock or {}).get("entry")
-            if entry and (entry["type"] != "file" or entry["uid"] != self.runner or entry["nlink"] != 1):
-                raise LayoutError(f"{LOCK} is not a file of the user the role runs as; nothing was changed")
+            lock = self._read_lock(dir_fd)
             if lock and lock["run"] == self.run["id"]:
                 os.unlink(LOCK, dir_fd=dir_fd)
 
