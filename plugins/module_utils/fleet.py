@@ -54,7 +54,7 @@ class RotationSettings:
 class Rotation:
     """One user's rotation: its request, its plan and what was done."""
 
-    def __init__(self, user_name: str, new: Certificate | None, refusal: Refusal | None = None) -> None:
+    def __init__(self, user_name: str | None, new: Certificate | None, refusal: Refusal | None = None) -> None:
         self.user_name = user_name
         self.new = new
         self.refusal = refusal
@@ -128,21 +128,53 @@ class Rotation:
         return entry
 
 
+def _is_empty(value: Any) -> bool:
+    """Not given: missing, null, false or an empty string (what a template that found nothing gives)."""
+    return value is None or value is False or value == ""
+
+
+def _entry_user_name(value: Any) -> str | None:
+    """The user name of an entry: a string, or the name a number spells (a name templated from digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def _entry_refusal(number: int, user_name: str | None, entry: dict[str, Any]) -> Refusal | None:
+    """Why an entry cannot be rotated before anything is read, or None."""
+    if user_name is None:
+        raw = entry.get("user_name")
+        given = "is required" if _is_empty(raw) else f"must be a string, got {type(raw).__name__}"
+        return Refusal(f"users[{number}]: user_name {given}", INVALID_PARAMETERS)
+    problem = invalid_user_name(user_name)
+    if problem:
+        return Refusal(problem, INVALID_PARAMETERS)
+    certificate = entry.get("new_certificate")
+    if _is_empty(certificate):
+        return Refusal(f"new_certificate of {user_name!r} is required", INVALID_PARAMETERS)
+    if not isinstance(certificate, str):
+        return Refusal(
+            f"new_certificate of {user_name!r} must be a PEM string, got {type(certificate).__name__}",
+            INVALID_PARAMETERS,
+        )
+    return None
+
+
 def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
-    """One Rotation per entry; an entry that breaks a rule is refused alone, before any call."""
+    """One Rotation per entry; an entry that breaks a rule is refused alone, before any call. An entry without a user
+    name is named by its position, from 1 as a user counts."""
     rotations = []
-    for entry in users:
-        user_name, new, refusal = entry["user_name"], None, None
-        try:
-            new = load_certificate(entry["new_certificate"])
-        except CertificateError as exc:
-            refusal = Refusal(f"new_certificate of {user_name!r} {exc}", INVALID_CERTIFICATE_BODY)
-        problem = invalid_user_name(user_name)
-        if problem:
-            refusal = Refusal(problem, INVALID_PARAMETERS)
+    for number, entry in enumerate(users, start=1):
+        user_name, new = _entry_user_name(entry.get("user_name")), None
+        refusal = _entry_refusal(number, user_name, entry)
+        if refusal is None:
+            try:
+                new = load_certificate(entry["new_certificate"])
+            except CertificateError as exc:
+                refusal = Refusal(f"new_certificate of {user_name!r} {exc}", INVALID_CERTIFICATE_BODY)
         rotations.append(Rotation(user_name, new, refusal))
 
-    names = [rotation.user_name.casefold() for rotation in rotations]
+    names = [rotation.user_name.casefold() for rotation in rotations if rotation.user_name is not None]
     holders: dict[str, list[str]] = {}
     for rotation in rotations:
         if rotation.new is not None:

@@ -30,20 +30,23 @@ options:
     description:
       - The users to rotate, each with the new certificate to rotate to.
       - A user may appear once. Two users may not be given the same certificate.
+      - An entry that breaks a rule (its user name or certificate missing, null, false or empty, invalid, or given
+        twice) is refused alone, before any call; the other users are rotated, and the task fails naming it.
     type: list
     elements: dict
     required: true
     suboptions:
       user_name:
-        description: The IAM user.
-        type: str
-        required: true
+        description:
+          - The IAM user. Required in each entry.
+          - A string; a number (a name templated from digits only) is taken as the name it spells.
+        type: raw
       new_certificate:
         description:
           - The new certificate's PEM body, one C(-----BEGIN CERTIFICATE-----) block (text around it is ignored).
+            Required in each entry.
           - A private key is refused and never shown.
-        type: str
-        required: true
+        type: raw
   threshold_days:
     description:
       - Rotate a user only when every active certificate expires within this many days (or has expired).
@@ -191,10 +194,8 @@ def main() -> None:
                 "type": "list",
                 "elements": "dict",
                 "required": True,
-                "options": {
-                    "user_name": {"type": "str", "required": True},
-                    "new_certificate": {"type": "str", "required": True},
-                },
+                # Checked per entry by parse_users, so that one bad entry is refused alone, not the whole list.
+                "options": {"user_name": {"type": "raw"}, "new_certificate": {"type": "raw"}},
             },
             "threshold_days": {"type": "int", "default": 30},
             "force": {"type": "bool", "default": False},

@@ -116,6 +116,32 @@ def test_bad_entries_fail_alone_and_a_private_key_is_never_shown(iam, run, calls
     assert server_certificates(iam) == {}
 
 
+@pytest.mark.parametrize("empty", [None, False, ""], ids=["null", "false", "empty"])
+def test_an_entry_without_a_user_name_or_certificate_is_refused_alone(iam, run, cert, empty):
+    iam.create_user(UserName="bob")
+    users = [
+        {"user_name": "n1", "new_certificate": empty},
+        {"user_name": empty, "new_certificate": cert("nameless")},
+        {"user_name": "n3"},
+        {"user_name": "bob", "new_certificate": cert("bob-new")},
+    ]
+    result = rotate(run, users)
+    no_certificate, no_name, missing, bob = result["results"]
+    assert bob["rotated"] and not bob["failed"]
+    for entry in (no_certificate, no_name, missing):
+        assert entry["failed"] and not entry["changed"] and entry["error_code"] == "InvalidParameters", entry
+    assert no_certificate["msg"] == "new_certificate of 'n1' is required"
+    assert no_name["user_name"] is None and no_name["msg"] == "users[2]: user_name is required"
+    assert missing["msg"] == "new_certificate of 'n3' is required"
+    assert result["msg"].startswith("3 of 4 users could not be rotated")
+
+
+def test_a_user_name_templated_to_a_number_is_the_name_it_spells(iam, run, cert):
+    iam.create_user(UserName="1234")
+    result = rotate(run, [{"user_name": 1234, "new_certificate": cert("digits")}])
+    assert result["results"][0]["user_name"] == "1234" and result["results"][0]["rotated"]
+
+
 def test_the_same_user_or_certificate_twice_is_refused_before_any_call(iam, run, calls, cert):
     iam.create_user(UserName="bob")
     same = cert("shared")
