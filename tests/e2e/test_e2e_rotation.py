@@ -266,7 +266,7 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
     [
         (
             {"signing_certificate_rotation_new_certificate": None},
-            "new_certificate of 'alice' is empty",
+            "new_certificate of 'alice' is required",
         ),
         (
             {"signing_certificate_rotation_users": [{"user_name": "bob", "new_certificate": "x"}]},
@@ -278,7 +278,7 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
                 "signing_certificate_rotation_user_name": None,
                 "signing_certificate_rotation_new_certificate": None,
             },
-            "missing required arguments: new_certificate found in users",
+            "new_certificate of 'bob' is required",
         ),
         (
             {"signing_certificate_rotation_old_certificate_action": "archive"},
@@ -426,4 +426,19 @@ def test_a_missing_certificate_file_stops_the_play_before_anything_is_written(
     )
     assert run.rc == 2, run.output
     assert f"certificate files not found: {ansible.workdir}/certs/nowhere.pem" in run.stdout
+    assert statuses(iam) == {old: "Active"}
+
+
+def test_a_user_listed_twice_stops_the_play_naming_only_that_user(ansible, moto_endpoint, iam, user, pem_file):
+    old = upload(iam, pem_file("old", days=5)[1])
+    files = [str(pem_file(name)[0]) for name in ("first", "second", "third")]
+    rotations = [
+        {"user": USER, "certificate_file": files[0]},
+        {"user": "bob", "certificate_file": files[1]},
+        {"user": USER.upper(), "certificate_file": files[2]},  # IAM user names ignore case
+    ]
+    run = rotate(ansible, moto_endpoint, rotations)
+    assert run.rc == 2, run.output
+    message = run.task("Check the rotations before anything is written")["result"]["msg"]
+    assert message == f"a user appears more than once in rotations: {USER}", message
     assert statuses(iam) == {old: "Active"}
