@@ -142,6 +142,8 @@ class RotationRun:
 
     deleted: list[str] = field(default_factory=list)
     restored: dict[str, str] = field(default_factory=dict)
+    # Put back, but left Active (IAM uploads a certificate Active) because making it inactive again failed: why.
+    restored_active: dict[str, str] = field(default_factory=dict)
     new_certificate_id: str | None = None
     activated: bool = False
     retired: list[str] = field(default_factory=list)
@@ -239,11 +241,14 @@ def _restore(api: SigningCertificates, user_name: str, run: RotationRun, records
             continue
         try:
             restored = api.upload(user_name, deleted["certificate_body"])["CertificateId"]
-            if deleted.get("status") != ACTIVE:
-                api.set_status(user_name, restored, deleted.get("status") or INACTIVE)
         except IamError:
             continue
         run.restored[certificate_id] = restored
+        if deleted.get("status") != ACTIVE:
+            try:
+                api.set_status(user_name, restored, deleted.get("status") or INACTIVE)
+            except IamError as error:
+                run.restored_active[certificate_id] = error.message
 
 
 def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> None:

@@ -27,6 +27,7 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
 )
 from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan, records_after, rotation_plan
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    ACTIVE,
     DUPLICATE_CERTIFICATE,
     INVALID_CERTIFICATE_BODY,
     INVALID_PARAMETERS,
@@ -86,7 +87,11 @@ class Rotation:
             new_record = plan.uploaded
         after = records_after(self.records, run.deleted, new_record, run.retired, retire_by_deleting)
         restored = [
-            {**rec, "certificate_id": run.restored[rec["certificate_id"]]}
+            {
+                **rec,
+                "certificate_id": run.restored[rec["certificate_id"]],
+                **({"status": ACTIVE} if rec["certificate_id"] in run.restored_active else {}),
+            }
             for rec in self.records
             if rec["certificate_id"] in run.restored
         ]
@@ -276,7 +281,15 @@ class Rotator:
             return
         done = []
         if run.restored:
-            restored = ", ".join(f"{old} as {new}" for old, new in run.restored.items())
+            restored = ", ".join(
+                f"{old} as {new}"
+                + (
+                    f" (left Active: could not make it Inactive again: {run.restored_active[old]})"
+                    if old in run.restored_active
+                    else ""
+                )
+                for old, new in run.restored.items()
+            )
             done.append(f"deleted to make room and then uploaded again: {restored}")
         if run.lost:
             done.append(f"deleted {', '.join(run.lost)} to make room (could not be uploaded again)")

@@ -201,6 +201,30 @@ def test_a_failed_upload_puts_back_what_was_deleted_to_make_room(iam, run, injec
     assert "could not upload the new certificate" in result["msg"]
 
 
+def test_a_put_back_certificate_that_stays_active_is_reported_as_it_is(iam, run, inject, cert):
+    old = upload_directly(iam, cert("old", days=5))
+    spare = upload_directly(iam, cert("spare"), status="Inactive")
+    inject.fail("UploadSigningCertificate", "ServiceFailure", 500, times=4)  # every attempt of the new upload
+    # The spare is uploaded again (IAM uploads it Active); making it inactive again is refused.
+    inject.fail("UpdateSigningCertificate", "AccessDenied", 403)
+    result = run(
+        module, {"users": [{"user_name": "alice", "new_certificate": cert("new")}], "verify_delay": 0}, diff=True
+    )
+    assert result["failed"]
+    now = server_certificates(iam)
+    (restored,) = [certificate_id for certificate_id in now if certificate_id != old]
+    assert now == {old: "Active", restored: "Active"}
+    (entry,) = result["results"]
+    assert entry["changed"] and entry["deleted_to_make_room"] == [spare]
+    assert (
+        f"deleted to make room and then uploaded again: {spare} as {restored} "
+        f"(left Active: could not make it Inactive again: Could not set signing certificate {restored} of IAM user "
+        "'alice' to Inactive: access denied" in entry["msg"]
+    ), entry["msg"]
+    after = {c["certificate_id"]: c["status"] for c in result["diff"]["after"]["users"]["alice"]}
+    assert after == now, "the diff shows what IAM holds"
+
+
 def test_a_new_certificate_that_never_shows_as_active_retires_nothing(iam, run, cert, monkeypatch):
     old = upload_directly(iam, cert("old", days=5))
     reads = []
