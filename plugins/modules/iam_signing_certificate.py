@@ -19,6 +19,13 @@ description:
     the change.
   - IAM allows at most two signing certificates per user, inactive ones included. An upload that would pass
     that quota fails before any write, naming the certificates the user already has.
+  - IAM allows a certificate on one user of an account. When IAM refuses an upload as a duplicate
+    (C(DuplicateCertificate)) and the user's listing does not show the certificate, the module looks across the
+    account; another user holds it - the task fails naming that user, as check mode does. Else, as IAM is eventually
+    consistent, the certificate may be this user's, uploaded a moment ago (by an earlier task of the play, or
+    another run) - the module lists the user's certificates again for up to 5 seconds, and goes on from the
+    listing that shows it (no failure, C(changed) as the truth is); when none does, the task fails saying IAM
+    reports a duplicate it lists on no user yet. Nothing is waited for when IAM accepts the upload.
 author:
   - certops.aws contributors (@certops)
 options:
@@ -259,6 +266,7 @@ error_code:
 """
 
 import datetime
+from dataclasses import replace
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
@@ -285,6 +293,7 @@ from ansible_collections.certops.aws.plugins.module_utils.planner import (
     writes_done,
 )
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
+    DUPLICATE_CERTIFICATE,
     INVALID_CERTIFICATE_BODY,
     NOT_VISIBLE,
     Record,
@@ -296,6 +305,8 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 
 OWNER_LOOKUP_CONCURRENCY = 8
 MAX_WAIT_TIMEOUT = 600
+# After IAM refused an upload as a duplicate that no listing shows yet: how long to look for it on the user.
+DUPLICATE_SETTLE_SECONDS = 5
 PREDICTED_UPLOAD = (
     "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
     "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"
@@ -336,11 +347,39 @@ def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Reques
         owner = api.owners(OWNER_LOOKUP_CONCURRENCY).get(fingerprint or "")
     except IamError as error:
         module.warn(
-            "check mode could not find out whether another user of the account holds this certificate "
-            f"({error.message}); if one does, the real upload fails with DuplicateCertificate"
+            "could not find out whether another user of the account holds this certificate "
+            f"({error.message}); if one does, IAM refuses the upload with DuplicateCertificate"
         )
         return None
     return None if owner is None or same_user(owner, request.user_name) else owner
+
+
+def settle_duplicate(
+    module: AwsModule, api: SigningCertificates, request: Request, replanned: Plan, now: datetime.datetime
+) -> Plan:
+    """IAM refused the upload as a duplicate, and the user's listing does not show the certificate: find it.
+
+    Another user holds it: refused naming that user, as check mode is. Else IAM is eventually consistent and the
+    certificate may be this user's, uploaded a moment ago (by an earlier task, another run, or this task's own
+    request sent twice): the user's listing is read again for up to DUPLICATE_SETTLE_SECONDS; listed, the plan
+    starts from that listing; never listed, refused saying so.
+    """
+    owner = owner_elsewhere(module, api, request)
+    if owner is not None:
+        return plan_certificate(replanned.before, request, now, owner)
+    try:
+        listed = listed_as_requested(api, replace(request, state="present"), DUPLICATE_SETTLE_SECONDS, now)
+    except IamError as error:
+        module.fail_iam(error)
+    if listed is not None:
+        return plan_certificate(listed, request, now)
+    refusal = Refusal(
+        "IAM refused the upload as a duplicate (DuplicateCertificate), but lists the certificate on no user of the "
+        f"account after {DUPLICATE_SETTLE_SECONDS} seconds: IAM is eventually consistent, so it was probably "
+        "uploaded a moment ago; nothing was written by this task. Run it again in a few seconds",
+        DUPLICATE_CERTIFICATE,
+    )
+    return replace(replanned, actions=(), refusal=refusal)
 
 
 def wait_until_listed(
@@ -405,6 +444,8 @@ def main() -> None:
             # Another writer changed the user between the read and the upload: read again and plan again.
             raced = run.error
             replanned = plan_certificate(read(module, api, request.user_name, now), request, now)
+            if raced.code == DUPLICATE_CERTIFICATE and replanned.refusal is None and replanned.uploads:
+                replanned = settle_duplicate(module, api, request, replanned, now)
             plan = plan_after_race(plan, replanned, Refusal(raced.message, raced.code))
             if plan.refusal is not None:
                 module.fail_refusal(plan.refusal)

@@ -32,13 +32,51 @@ def test_duplicate_certificate_raced_by_a_concurrent_run_is_present_without_chan
     assert calls == ["ListSigningCertificates", "UploadSigningCertificate", "ListSigningCertificates"]
 
 
-def test_duplicate_certificate_owned_by_another_user_fails_clearly(iam, run, inject, cert):
+def test_a_certificate_another_user_holds_fails_naming_that_user_as_check_mode_does(iam, run, inject, cert):
+    body = cert("elsewhere")
+    iam.create_user(UserName="bob")
+    upload_directly(iam, body, user_name="bob")  # moto lets alice have it too; IAM does not
+    preview = run(module, {"user_name": "alice", "certificate_body": body}, check_mode=True)
     inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, message="The same certificate is in use")
-    result = run(module, {"user_name": "alice", "certificate_body": cert("elsewhere")})
-    assert result["failed"]
-    assert result["error_code"] == "DuplicateCertificate"
-    assert "already uploaded to an IAM user of this account" in result["msg"]
+    result = run(module, {"user_name": "alice", "certificate_body": body})
+    assert result["failed"] and preview["failed"]
+    assert result["error_code"] == preview["error_code"] == "DuplicateCertificate"
+    assert (
+        result["msg"]
+        == preview["msg"]
+        == (
+            "certificate_body is already uploaded to IAM user 'bob', and IAM allows a certificate on only one user of "
+            "an account"
+        )
+    )
     assert server_certificates(iam) == {}
+
+
+def test_a_duplicate_no_listing_shows_is_looked_for_a_few_seconds_then_refused_saying_so(iam, run, inject, cert, clock):
+    inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, message="The same certificate is in use")
+    result = run(module, {"user_name": "alice", "certificate_body": cert("nowhere")})
+    assert result["failed"] and result["error_code"] == "DuplicateCertificate"
+    assert "lists the certificate on no user of the account after 5 seconds" in result["msg"]
+    assert 0 < sum(clock.sleeps) <= 5
+    assert server_certificates(iam) == {}
+
+
+def test_an_upload_asserted_again_within_iams_consistency_window_is_there_without_change(
+    iam, run, inject, lag, calls, cert, clock
+):
+    body = cert("twice")
+    # IAM lists the new certificate only after a while: the second task does not see it, uploads it again, and IAM
+    # answers DuplicateCertificate (moto does not: injected).
+    lag.behind = 3
+    first = run(module, {"user_name": "alice", "certificate_body": body})
+    assert first["changed"]
+    inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, message="The same certificate is in use")
+    second = run(module, {"user_name": "alice", "certificate_body": body})
+    assert not second.get("failed"), second
+    assert second["changed"] is False
+    assert second["certificate"]["certificate_id"] == first["certificate"]["certificate_id"]
+    assert server_certificates(iam) == {first["certificate"]["certificate_id"]: "Active"}
+    assert lag.stale_answers == 3
 
 
 def test_limit_exceeded_raced_by_another_writer_names_the_certificates(iam, run, inject, cert):
