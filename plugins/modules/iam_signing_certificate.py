@@ -340,18 +340,24 @@ def read(module: AwsModule, api: SigningCertificates, user_name: str | None, now
         module.fail_iam(error)
 
 
-def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Request) -> str | None:
-    """Another user of the account holding the certificate to upload, as IAM would answer the real upload."""
+def other_holder(api: SigningCertificates, request: Request) -> str | None:
+    """Another user of the account holding the certificate to upload, as IAM would answer the real upload.
+    Raises IamError when the account cannot be looked at."""
     fingerprint = request.certificate.fingerprint_sha256 if request.certificate else None
+    owner = api.owners(OWNER_LOOKUP_CONCURRENCY).get(fingerprint or "")
+    return None if owner is None or same_user(owner, request.user_name) else owner
+
+
+def owner_elsewhere(module: AwsModule, api: SigningCertificates, request: Request) -> str | None:
+    """other_holder, or None with a warning when the account cannot be looked at (check mode's prediction)."""
     try:
-        owner = api.owners(OWNER_LOOKUP_CONCURRENCY).get(fingerprint or "")
+        return other_holder(api, request)
     except IamError as error:
         module.warn(
             "could not find out whether another user of the account holds this certificate "
             f"({error.message}); if one does, IAM refuses the upload with DuplicateCertificate"
         )
         return None
-    return None if owner is None or same_user(owner, request.user_name) else owner
 
 
 def settle_duplicate(
@@ -364,7 +370,11 @@ def settle_duplicate(
     request sent twice): the user's listing is read again for up to DUPLICATE_SETTLE_SECONDS; listed, the plan
     starts from that listing; never listed, refused saying so.
     """
-    owner = owner_elsewhere(module, api, request)
+    unknown = ""
+    try:
+        owner = other_holder(api, request)
+    except IamError as error:
+        owner, unknown = None, f" (whether another user holds it is unknown: {error.message})"
     if owner is not None:
         return plan_certificate(replanned.before, request, now, owner)
     try:
@@ -375,8 +385,8 @@ def settle_duplicate(
         return plan_certificate(listed, request, now)
     refusal = Refusal(
         "IAM refused the upload as a duplicate (DuplicateCertificate), but lists the certificate on no user of the "
-        f"account after {DUPLICATE_SETTLE_SECONDS} seconds: IAM is eventually consistent, so it was probably "
-        "uploaded a moment ago; nothing was written by this task. Run it again in a few seconds",
+        f"account after {DUPLICATE_SETTLE_SECONDS} seconds{unknown}: IAM is eventually consistent, so it was "
+        "probably uploaded a moment ago; nothing was written by this task. Run it again in a few seconds",
         DUPLICATE_CERTIFICATE,
     )
     return replace(replanned, actions=(), refusal=refusal)

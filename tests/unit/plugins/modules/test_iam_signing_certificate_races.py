@@ -61,6 +61,19 @@ def test_a_duplicate_no_listing_shows_is_looked_for_a_few_seconds_then_refused_s
     assert server_certificates(iam) == {}
 
 
+def test_a_duplicate_whose_holder_cannot_be_looked_up_says_so(iam, run, inject, cert, clock):
+    inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, message="The same certificate is in use")
+    inject.fail("ListUsers", "AccessDenied", 403)
+    result = run(module, {"user_name": "alice", "certificate_body": cert("unknown")})
+    assert result["failed"] and result["error_code"] == "DuplicateCertificate"
+    assert (
+        "lists the certificate on no user of the account after 5 seconds (whether another user holds it is "
+        in (result["msg"])
+    )
+    assert "iam:ListUsers" in result["msg"], result["msg"]
+    assert server_certificates(iam) == {}
+
+
 def test_an_upload_asserted_again_within_iams_consistency_window_is_there_without_change(
     iam, run, inject, lag, calls, cert, clock
 ):
