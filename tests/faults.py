@@ -111,6 +111,10 @@ class LaggingListings:
         self._last_seen: list | None = None
         self._stale_left = 0
 
+    def stale_for(self, answers: int) -> None:
+        """The next `answers` listings show what the last one showed: a write by someone else, not yet listed."""
+        self._stale_left = answers
+
     def __call__(self, http_response, parsed, model, **_kwargs) -> None:
         if http_response.status_code >= 300:
             return

@@ -15,7 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, try_parse_certificate
+from ansible_collections.certops.aws.plugins.module_utils.certificate import (
+    Certificate,
+    try_parse_certificate,
+    utc_now,
+)
 from ansible_collections.certops.aws.plugins.module_utils.iam import IamError, SigningCertificates
 from ansible_collections.certops.aws.plugins.module_utils.planner import (
     DELETE,
@@ -23,6 +27,7 @@ from ansible_collections.certops.aws.plugins.module_utils.planner import (
     UPLOAD,
     Plan,
     Request,
+    find_target,
     shows_as_requested,
 )
 from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan
@@ -40,6 +45,9 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 # An upload refused with one of these may have lost a race to another writer: read again and plan again.
 RACE_CODES = (DUPLICATE_CERTIFICATE, LIMIT_EXCEEDED)
 WAIT_INTERVAL = 1.0  # seconds between two listings of a wait
+# After IAM refused an upload as a duplicate that the user's listing does not show: how long to look for it there
+# (IAM is eventually consistent: a certificate uploaded a moment ago can be missing from listings for seconds).
+DUPLICATE_SETTLE_SECONDS = 5
 
 
 class Clock(Protocol):
@@ -259,6 +267,16 @@ def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> No
             raise
 
 
+def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, code: str) -> Record | None:
+    """The user's certificate that is the new one, as listed after IAM refused its upload with `code`: at once, or,
+    after DuplicateCertificate, within DUPLICATE_SETTLE_SECONDS."""
+    request = Request(user_name, "present", new)
+    seconds = DUPLICATE_SETTLE_SECONDS if code == DUPLICATE_CERTIFICATE else 0
+    listed = listed_as_requested(api, request, seconds, utc_now())
+    found = find_target(listed, request) if listed is not None else None
+    return found if isinstance(found, dict) else None
+
+
 def _upload(
     api: SigningCertificates, user_name: str, new: Certificate, made_room: bool, tries: int, delay: float
 ) -> str:
@@ -277,11 +295,11 @@ def _upload(
         except IamError as error:
             if error.code not in RACE_CODES:
                 raise
-            held = _held(api, user_name, new.fingerprint_sha256)
+            held = _held_after_refusal(api, user_name, new, error.code)
             if held is not None:
-                if held.get("Status") != ACTIVE:
-                    api.set_status(user_name, held["CertificateId"], ACTIVE)
-                return held["CertificateId"]
+                if held["status"] != ACTIVE:
+                    api.set_status(user_name, held["certificate_id"], ACTIVE)
+                return held["certificate_id"]
             if not (made_room and error.code == LIMIT_EXCEEDED and attempt < tries):
                 raise
         time.sleep(delay)

@@ -275,6 +275,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     utc_now,
 )
 from ansible_collections.certops.aws.plugins.module_utils.executor import (
+    DUPLICATE_SETTLE_SECONDS,
     execute,
     listed_as_requested,
     read_certificates,
@@ -305,8 +306,6 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
 
 OWNER_LOOKUP_CONCURRENCY = 8
 MAX_WAIT_TIMEOUT = 600
-# After IAM refused an upload as a duplicate that no listing shows yet: how long to look for it on the user.
-DUPLICATE_SETTLE_SECONDS = 5
 PREDICTED_UPLOAD = (
     "check mode: the certificate would be uploaded; certificate.certificate_id and certificate.upload_date are "
     "null because IAM chooses them at upload. Identify this certificate in later tasks by its body"

@@ -23,6 +23,10 @@ description:
   - To find out whether another user of the account holds the new certificate (IAM allows a certificate on one
     user only), the certificates of every user are listed when room must be made before an upload, and in
     check mode whenever an upload is planned. That needs C(iam:ListUsers).
+  - An upload IAM refuses as a duplicate (C(DuplicateCertificate)) that the user's listing does not show may be
+    this user's, uploaded a moment ago by another run (IAM is eventually consistent) - the user's listing is read
+    again for up to 5 seconds, and the rotation goes on with the certificate it shows. Otherwise the user fails,
+    naming the user that holds the certificate when the account shows one.
 author:
   - certops.aws contributors (@certops)
 options:

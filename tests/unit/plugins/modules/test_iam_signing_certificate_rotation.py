@@ -225,6 +225,26 @@ def test_a_put_back_certificate_that_stays_active_is_reported_as_it_is(iam, run,
     assert after == now, "the diff shows what IAM holds"
 
 
+def test_a_new_certificate_another_run_uploaded_a_moment_ago_is_found_within_iams_consistency_window(
+    iam, run, inject, lag, cert, clock
+):
+    old = upload_directly(iam, cert("old", days=5))
+    new = cert("new")
+    raced = {}
+
+    def another_run_uploads_it_first():
+        raced["id"] = upload_directly(iam, new)
+        lag.stale_for(2)  # IAM lists it only from the third listing on
+
+    inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, before=another_run_uploads_it_first)
+    result = rotate(run, [{"user_name": "alice", "new_certificate": new}])
+    (entry,) = result["results"]
+    assert not entry["failed"], entry["msg"]
+    assert entry["rotated"] and entry["new_certificate_id"] == raced["id"] and entry["retired"] == [old]
+    assert server_certificates(iam) == {old: "Inactive", raced["id"]: "Active"}
+    assert lag.stale_answers == 2 and 0 < sum(clock.sleeps) <= 5
+
+
 def test_a_new_certificate_that_never_shows_as_active_retires_nothing(iam, run, cert, monkeypatch):
     old = upload_directly(iam, cert("old", days=5))
     reads = []
