@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import (
@@ -267,12 +267,20 @@ def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> No
             raise
 
 
-def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, code: str) -> Record | None:
-    """The user's certificate that is the new one, as listed after IAM refused its upload with `code`: at once, or,
-    after DuplicateCertificate, within DUPLICATE_SETTLE_SECONDS."""
-    request = Request(user_name, "present", new)
+def listed_after_refusal(
+    api: SigningCertificates, request: Request, code: str | None, now: datetime.datetime
+) -> list[Record] | None:
+    """The user's certificates from the first listing that shows the certificate whose upload IAM refused with
+    `code`: one listing, or, after DuplicateCertificate, listings for up to DUPLICATE_SETTLE_SECONDS; None when
+    none showed it."""
     seconds = DUPLICATE_SETTLE_SECONDS if code == DUPLICATE_CERTIFICATE else 0
-    listed = listed_as_requested(api, request, seconds, utc_now())
+    return listed_as_requested(api, replace(request, state="present"), seconds, now)
+
+
+def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, code: str) -> Record | None:
+    """The user's certificate that is the new one, as listed after IAM refused its upload with `code`."""
+    request = Request(user_name, "present", new)
+    listed = listed_after_refusal(api, request, code, utc_now())
     found = find_target(listed, request) if listed is not None else None
     return found if isinstance(found, dict) else None
 

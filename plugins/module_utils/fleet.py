@@ -36,6 +36,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     Refusal,
     diff_view,
     no_such_user,
+    not_given,
     predicted_record,
     record,
     same_user,
@@ -133,11 +134,6 @@ class Rotation:
         return entry
 
 
-def _is_empty(value: Any) -> bool:
-    """Not given: missing, null, false or an empty string (what a template that found nothing gives)."""
-    return value is None or value is False or value == ""
-
-
 def _entry_user_name(value: Any) -> str | None:
     """The user name of an entry: a string, or the name a number spells (a name templated from digits)."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -149,13 +145,13 @@ def _entry_refusal(number: int, user_name: str | None, entry: dict[str, Any]) ->
     """Why an entry cannot be rotated before anything is read, or None."""
     if user_name is None:
         raw = entry.get("user_name")
-        given = "is required" if _is_empty(raw) else f"must be a string, got {type(raw).__name__}"
+        given = "is required" if not_given(raw) else f"must be a string, got {type(raw).__name__}"
         return Refusal(f"users[{number}]: user_name {given}", INVALID_PARAMETERS)
     problem = invalid_user_name(user_name)
     if problem:
         return Refusal(problem, INVALID_PARAMETERS)
     certificate = entry.get("new_certificate")
-    if _is_empty(certificate):
+    if not_given(certificate):
         return Refusal(f"new_certificate of {user_name!r} is required", INVALID_PARAMETERS)
     if not isinstance(certificate, str):
         return Refusal(

@@ -14,6 +14,8 @@ import re
 import shlex
 from typing import Any
 
+from ansible_collections.certops.aws.plugins.module_utils.rules import not_given
+
 PREFIX = "host_signing_certificate_"
 
 # The value of each option that is not given: the single source of the defaults the argument spec documents.
@@ -85,10 +87,6 @@ FALSE_WORDS = ("false", "no", "off", "0")
 # 9999-12-31T23:59:59Z: the last moment an X.509 certificate (and Python's datetime) can carry.
 LAST_MOMENT = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
 MAX_LOCK_TIMEOUT = 7 * 24 * 3600
-
-
-def not_given(value: Any) -> bool:
-    return value is None or value is False or value == ""
 
 
 def _whole(value: Any) -> int | None:

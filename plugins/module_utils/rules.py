@@ -49,6 +49,12 @@ class Refusal:
     error_code: str
 
 
+def not_given(value: Any) -> bool:
+    """An option that counts as not given: missing, null, false, or an empty string (what a template that found
+    nothing gives)."""
+    return value is None or value is False or value == ""
+
+
 def same_user(first: str | None, second: str | None) -> bool:
     """IAM user names are unique without regard to case: Bob and bob are the same user."""
     return (first or "").casefold() == (second or "").casefold()

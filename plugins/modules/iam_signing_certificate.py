@@ -277,6 +277,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
 from ansible_collections.certops.aws.plugins.module_utils.executor import (
     DUPLICATE_SETTLE_SECONDS,
     execute,
+    listed_after_refusal,
     listed_as_requested,
     read_certificates,
 )
@@ -377,7 +378,7 @@ def settle_duplicate(
     if owner is not None:
         return plan_certificate(replanned.before, request, now, owner)
     try:
-        listed = listed_as_requested(api, replace(request, state="present"), DUPLICATE_SETTLE_SECONDS, now)
+        listed = listed_after_refusal(api, request, DUPLICATE_CERTIFICATE, now)
     except IamError as error:
         module.fail_iam(error)
     if listed is not None:
