@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import collections
 import copy
+import threading
+import urllib.parse
 from collections.abc import Callable
 from unittest import mock
 
+import botocore.exceptions
 import botocore.handlers
 from botocore.awsrequest import AWSResponse
 
@@ -27,16 +30,29 @@ class _Raw:
         yield self._body
 
 
+DROP = "dropped connection"
+
+
+def _user_of(request) -> str | None:
+    body = request.body or b""
+    values = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body).get("UserName")
+    return values[0] if values else None
+
+
 class FaultInjector:
     """Answers the next calls of chosen IAM operations with an error instead of sending them.
 
     Installed as a botocore built-in handler, so it applies to every client created meanwhile,
     including those a module builds itself. Calls it does not answer go on to moto or the network.
+    A planned fault may be for one user's calls only (user=...); the endpoint can be lost for good (lose_endpoint).
     """
 
     def __init__(self) -> None:
-        self._planned: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self._planned: dict[tuple[str, str | None], collections.deque] = collections.defaultdict(collections.deque)
         self.injected: list[str] = []
+        self.sent = 0
+        self._endpoint_lost_after: int | None = None
+        self._lock = threading.Lock()  # the rotation module sends from several threads
 
     def fail(
         self,
@@ -46,24 +62,43 @@ class FaultInjector:
         times: int = 1,
         message: str | None = None,
         before: Callable[[], object] | None = None,
+        user: str | None = None,
     ) -> None:
-        """Answer the next `times` calls of operation with an IAM error; run `before()` first, if given."""
+        """Answer the next `times` calls of operation (of that user's, if given) with an IAM error; run `before()`
+        first, if given. code DROP: the connection is closed before an answer, as by a network fault."""
         for _attempt in range(times):
-            self._planned[operation].append((status, code, message or f"injected {code}", before))
+            self._planned[operation, user].append((status, code, message or f"injected {code}", before))
+
+    def drop(self, operation: str, times: int = 1, user: str | None = None) -> None:
+        """Close the connection of the next `times` calls of operation before any answer."""
+        self.fail(operation, DROP, times=times, user=user)
 
     def then(self, operation: str, action: Callable[[], object]) -> None:
         """Run `action()` (a change made by "someone else") just before the next call of operation is sent."""
-        self._planned[operation].append((None, None, None, action))
+        self._planned[operation, None].append((None, None, None, action))
+
+    def lose_endpoint(self, after: int) -> None:
+        """After `after` more requests, no connection to the endpoint can be made any more."""
+        self._endpoint_lost_after = self.sent + after
 
     def __call__(self, request, event_name: str, **_kwargs):
         operation = event_name.rsplit(".", 1)[-1]
-        if not self._planned.get(operation):
-            return None
-        status, code, message, before = self._planned[operation].popleft()
+        with self._lock:
+            self.sent += 1
+            if self._endpoint_lost_after is not None and self.sent > self._endpoint_lost_after:
+                self.injected.append(f"{operation}:unreachable")
+                raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+            queue = self._planned.get((operation, _user_of(request))) or self._planned.get((operation, None))
+            if not queue:
+                return None
+            status, code, message, before = queue.popleft()
         if before is not None:
             before()
         if status is None:
             return None
+        if code == DROP:
+            self.injected.append(f"{operation}:dropped")
+            raise botocore.exceptions.ConnectionClosedError(endpoint_url=request.url)
         self.injected.append(f"{operation}:{code}")
         # Marks this attempt only: botocore shares request.context across retries.
         setattr(request, _ANSWERED, True)
@@ -71,7 +106,7 @@ class FaultInjector:
         return AWSResponse(request.url, status, {"Content-Type": "text/xml"}, _Raw(body))
 
     def pending(self) -> dict[str, int]:
-        return {op: len(queue) for op, queue in self._planned.items() if queue}
+        return {op if user is None else f"{op}({user})": len(q) for (op, user), q in self._planned.items() if q}
 
 
 def _unless_answered(handler):

@@ -268,19 +268,20 @@ def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> No
 
 
 def listed_after_refusal(
-    api: SigningCertificates, request: Request, code: str | None, now: datetime.datetime
+    api: SigningCertificates, request: Request, code: str | None, now: datetime.datetime, resent: bool = False
 ) -> list[Record] | None:
     """The user's certificates from the first listing that shows the certificate whose upload IAM refused with
-    `code`: one listing, or, after DuplicateCertificate, listings for up to DUPLICATE_SETTLE_SECONDS; None when
-    none showed it."""
-    seconds = DUPLICATE_SETTLE_SECONDS if code == DUPLICATE_CERTIFICATE else 0
+    `code`: one listing, or, after DuplicateCertificate or when the upload was sent more than once (an attempt
+    whose answer was lost may have taken effect), listings for up to DUPLICATE_SETTLE_SECONDS; None when none
+    showed it."""
+    seconds = DUPLICATE_SETTLE_SECONDS if code == DUPLICATE_CERTIFICATE or resent else 0
     return listed_as_requested(api, replace(request, state="present"), seconds, now)
 
 
-def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, code: str) -> Record | None:
-    """The user's certificate that is the new one, as listed after IAM refused its upload with `code`."""
+def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, error: IamError) -> Record | None:
+    """The user's certificate that is the new one, as listed after its upload failed with `error`."""
     request = Request(user_name, "present", new)
-    listed = listed_after_refusal(api, request, code, utc_now())
+    listed = listed_after_refusal(api, request, error.code, utc_now(), error.resent)
     found = find_target(listed, request) if listed is not None else None
     return found if isinstance(found, dict) else None
 
@@ -290,10 +291,10 @@ def _upload(
 ) -> str:
     """Upload the new certificate and return its ID.
 
-    Refused as a duplicate or over the quota, the user is read again: the answer to an attempt that took effect
-    may have been lost (botocore sent it again), or another writer raced; if the user has the certificate now,
-    it is the upload's result. After deleting to make room, IAM may still count the deleted certificate for a
-    moment: the upload is tried again, `tries` times at most.
+    Refused as a duplicate or over the quota, or failed after botocore sent it more than once, the user is read
+    again: the answer to an attempt that took effect may have been lost, or another writer raced; if the user has
+    the certificate now, it is the upload's result. After deleting to make room, IAM may still count the deleted
+    certificate for a moment: the upload is tried again, `tries` times at most.
     """
     attempt = 0
     while True:
@@ -301,9 +302,9 @@ def _upload(
         try:
             return api.upload(user_name, new.pem)["CertificateId"]
         except IamError as error:
-            if error.code not in RACE_CODES:
+            if error.code not in RACE_CODES and not error.resent:
                 raise
-            held = _held_after_refusal(api, user_name, new, error.code)
+            held = _held_after_refusal(api, user_name, new, error)
             if held is not None:
                 if held["status"] != ACTIVE:
                     api.set_status(user_name, held["certificate_id"], ACTIVE)

@@ -9,6 +9,7 @@ Each user is isolated: a user that cannot be rotated is refused alone, and the o
 from __future__ import annotations
 
 import datetime
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     diff_view,
     no_such_user,
     not_given,
+    owner_refusal,
     predicted_record,
     record,
     same_user,
@@ -68,10 +70,15 @@ class Rotation:
     def acting(self) -> bool:
         return self.refusal is None and self.plan is not None
 
+    @property
+    def attempted(self) -> bool:
+        """Whether the plan ran (or, in check mode, would run): a user refused before its plan ran did nothing."""
+        return self.run is not None or self.refusal is None
+
     def after(self, retire_by_deleting: bool, now: datetime.datetime) -> list[Record]:
         """The user's certificates after the rotation: as planned, or as carried out once it ran."""
         plan, run = self.plan, self.run
-        if plan is None or plan.blocked is not None or self.new is None:
+        if plan is None or plan.blocked is not None or self.new is None or not self.attempted:
             return self.records
         if run is None:
             new_record = plan.uploaded
@@ -114,7 +121,7 @@ class Rotation:
             "msg": self.refusal.message if self.refusal else "",
             "error_code": self.refusal.error_code if self.refusal else None,
         }
-        if plan is None or plan.blocked is not None:
+        if plan is None or plan.blocked is not None or not self.attempted:
             return entry
         if run is None:
             entry.update(
@@ -199,8 +206,9 @@ def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
 class Rotator:
     """Reads, plans and rotates users; the account-wide owner lookup is made at most once per run.
 
-    Once the endpoint proved unreachable, the users not started yet are refused with that answer at once,
-    instead of each waiting out the whole retry budget again (a hung endpoint fails the run within a minute).
+    A request that fails fails its user alone. Only once the endpoint is lost (no connection can be made, or two
+    requests failed on their way with no answer from IAM in between: a hung endpoint) are the users not started
+    yet left alone, "not attempted", instead of each waiting out the whole retry budget again.
     """
 
     def __init__(
@@ -213,10 +221,31 @@ class Rotator:
         self.warnings: list[str] = []
         self._owners: dict[str, str] | None = None
         self._unreachable: IamError | None = None
+        # Requests answered when the last request failed on its way (0 before any: nothing answered yet).
+        self._answered_at_last_transport_failure = 0
+        self._lock = threading.Lock()
+
+    def _note_transport_failure(self, error: IamError) -> None:
+        if error.code != UNREACHABLE:
+            return
+        with self._lock:
+            answered = self.api.answered
+            if error.cannot_connect or self._answered_at_last_transport_failure == answered:
+                self._unreachable = self._unreachable or error
+            self._answered_at_last_transport_failure = answered
+
+    def _not_attempted(self, rotation: Rotation) -> bool:
+        """Refuse the rotation without a request if the endpoint is lost; whether it was."""
+        lost = self._unreachable
+        if lost is None:
+            return False
+        rotation.refusal = Refusal(
+            f"not attempted: the IAM endpoint {lost.endpoint} could not be reached ({lost.message})", UNREACHABLE
+        )
+        return True
 
     def _refused(self, rotation: Rotation, error: IamError, prefix: str = "") -> None:
-        if error.code == UNREACHABLE:
-            self._unreachable = error
+        self._note_transport_failure(error)
         if error.code == NO_SUCH_ENTITY and not prefix:
             rotation.refusal = no_such_user(rotation.user_name)
         else:
@@ -237,8 +266,7 @@ class Rotator:
             rotation.refusal = rotation.plan.blocked
 
     def read_and_plan(self, rotation: Rotation) -> None:
-        if self._unreachable is not None:
-            self._refused(rotation, self._unreachable)
+        if self._not_attempted(rotation):
             return
         try:
             rotation.records = [record(raw, self.now) for raw in self.api.list(rotation.user_name)]
@@ -257,10 +285,7 @@ class Rotator:
         return None if owner is None or same_user(owner, rotation.user_name) else owner
 
     def execute(self, rotation: Rotation) -> None:
-        if rotation.plan is None or rotation.new is None:
-            return
-        if self._unreachable is not None:
-            self._refused(rotation, self._unreachable)
+        if rotation.plan is None or rotation.new is None or self._not_attempted(rotation):
             return
         run = execute_rotation(
             self.api,
@@ -273,8 +298,12 @@ class Rotator:
             self.settings.verify_delay,
         )
         rotation.run = run
-        if run.error is None:
-            return
+        if run.error is not None:
+            self._report_failure(rotation, run.error)
+
+    def _report_failure(self, rotation: Rotation, error: IamError) -> None:
+        """The user's refusal after its run stopped at a step: what failed, and what had been done already."""
+        run = rotation.run
         done = []
         if run.restored:
             restored = ", ".join(
@@ -294,7 +323,22 @@ class Rotator:
         if run.retired:
             done.append(f"retired {', '.join(run.retired)}")
         already = f" (already done: {'; '.join(done)})" if done else ""
-        self._refused(rotation, run.error, f"could not {run.failed_step}{already}: ")
+        self._refused(rotation, error, f"could not {run.failed_step}{already}: ")
+
+    def _refuse_certificates_handed_over(self, rotations: list[Rotation]) -> None:
+        """A new certificate that another user of this run holds now (that user being rotated away from it): IAM
+        would refuse or accept the upload depending on which user's writes come first, so it is refused, in
+        check mode as for real, before anything is written."""
+        holders = {rec["fingerprint_sha256"]: r.user_name for r in rotations for rec in r.records}
+        for rotation in rotations:
+            holder = holders.get(rotation.new.fingerprint_sha256) if rotation.new else None
+            if rotation.acting and rotation.plan.upload and holder and not same_user(holder, rotation.user_name):
+                rotation.refusal = Refusal(
+                    f"cannot rotate: the new certificate is uploaded to IAM user {holder!r}, which this run rotates "
+                    "too, and IAM allows a certificate on only one user of an account: rotate "
+                    f"{holder!r} off it first, then {rotation.user_name!r} in a later run",
+                    DUPLICATE_CERTIFICATE,
+                )
 
     def _look_up_owners(self, rotations: list[Rotation]) -> None:
         """Plan again knowing who else holds each new certificate. When that cannot be found out, a rotation
@@ -324,6 +368,7 @@ class Rotator:
         pending = [r for r in rotations if r.refusal is None]
         with ThreadPoolExecutor(max_workers=self.settings.max_concurrency) as pool:
             list(pool.map(self.read_and_plan, pending))
+            self._refuse_certificates_handed_over(pending)
             planned = [r for r in pending if r.acting]
             # Whole or nothing: who else holds the new certificate is known before any delete that makes room
             # (and, in check mode, before any upload, so that the preview fails where the real run would).
@@ -331,14 +376,20 @@ class Rotator:
             if self.check_mode:
                 return
             list(pool.map(self.execute, [r for r in planned if r.refusal is None]))
-        # An upload IAM refused as a duplicate: name the user that holds the certificate, as check mode does.
-        for rotation in planned:
-            run = rotation.run
-            if run and run.error and run.error.code == DUPLICATE_CERTIFICATE and not run.changed:
-                refusal = rotation.refusal
-                self._look_up_owners([rotation])
-                if rotation.plan is not None and rotation.plan.blocked is None:
-                    rotation.refusal = refusal  # nobody else holds it: keep IAM's own answer
+        self._name_holders([r for r in planned if r.run and r.run.error and r.run.error.code == DUPLICATE_CERTIFICATE])
+
+    def _name_holders(self, refused: list[Rotation]) -> None:
+        """Uploads IAM refused as duplicates: name the user that holds each certificate, as check mode does (one
+        account-wide lookup, made only now that it is needed); if that cannot be found out, IAM's answer stands."""
+        for rotation in refused:
+            try:
+                owner = self.owner_elsewhere(rotation)
+            except IamError:
+                return
+            if owner is not None:
+                taken = owner_refusal("the new certificate", owner)
+                rotation.refusal = None
+                self._report_failure(rotation, IamError(taken.message, taken.error_code))
 
     def diff(self, rotations: list[Rotation]) -> dict[str, Any]:
         """Diff mode: the certificates of each user the rotation changes (or would change), before and after."""

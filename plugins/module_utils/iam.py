@@ -10,6 +10,7 @@ with one clear message and never a traceback.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,13 +52,24 @@ class IamError(Exception):
 
     resent: the request was sent more than once (botocore retried it after a 5xx, a throttle or a lost
     connection), so an earlier attempt may have taken effect even though the last answer is an error.
+    cannot_connect: no connection to the endpoint could be made at all (refused, or timed out connecting), as
+    opposed to one request that failed on its way (a dropped connection, a read timeout).
     """
 
-    def __init__(self, message: str, code: str | None = None, resent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        resent: bool = False,
+        cannot_connect: bool = False,
+        endpoint: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.resent = resent
+        self.cannot_connect = cannot_connect
+        self.endpoint = endpoint
 
 
 def invalid_user_name(value: str) -> str | None:
@@ -123,7 +135,14 @@ def _explain(exc: Exception, action: str, endpoint: str) -> IamError:
             botocore.exceptions.ConnectionClosedError,
         ),
     ):
-        return IamError(f"Could not {action}: the IAM endpoint {endpoint} could not be reached ({exc})", UNREACHABLE)
+        return IamError(
+            f"Could not {action}: the IAM endpoint {endpoint} could not be reached ({exc})",
+            UNREACHABLE,
+            cannot_connect=isinstance(
+                exc, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)
+            ),
+            endpoint=endpoint,
+        )
     return IamError(f"Could not {action}: {exc}", exc.__class__.__name__)
 
 
@@ -143,15 +162,24 @@ class SigningCertificates:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        # Requests IAM answered (an error answer included): proof that the endpoint is there.
+        self.answered = 0
+        self._count = threading.Lock()
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
         resent = False
         for attempt in range(1, CONCURRENT_MODIFICATION_ATTEMPTS + 1):
             try:
-                return call()
+                answer = call()
+                with self._count:
+                    self.answered += 1
+                return answer
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 error = _explain(exc, action, self._client.meta.endpoint_url)
                 resent = resent or _retried(exc)
+                if error.code != UNREACHABLE:
+                    with self._count:
+                        self.answered += 1
             # botocore's retry modes do not retry ConcurrentModification (a 409): the request had no
             # effect, so sending it again after a pause is safe.
             if error.code != "ConcurrentModification" or attempt == CONCURRENT_MODIFICATION_ATTEMPTS:

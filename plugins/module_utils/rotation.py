@@ -7,8 +7,10 @@ Pure: no AWS call. It uses the same matching, quota, validity and expiry rules a
 - the new certificate is never kept as the one in use when it has expired or is not valid yet;
 - only certificates that are due (expiring within the threshold) are retired, unless the rotation is forced,
   and only after the new certificate is active;
-- room in the quota is made by deleting inactive certificates only, and only once the new certificate's
-  validity, the quota and its ownership are established: a plan that cannot complete changes nothing.
+- room in the quota is made by deleting inactive certificates only, expired ones first, and only once the new
+  certificate's validity and the quota are established; a deleted certificate that is still valid can be uploaded
+  again if the upload fails, so only deleting one that cannot (expired, or unreadable) needs the new certificate's
+  ownership established first (needs_owner).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class RotationPlan:
     activate: bool = False
     retire: tuple[str, ...] = ()
     blocked: Refusal | None = None
+    beyond_restore: tuple[str, ...] = ()
 
     @property
     def rotated(self) -> bool:
@@ -62,9 +65,9 @@ class RotationPlan:
 
     @property
     def needs_owner(self) -> bool:
-        """Whether another user of the account may hold the new certificate and that must be known first:
-        room is made (a delete) before the upload, and the delete must not happen if the upload cannot."""
-        return self.upload and bool(self.make_room)
+        """Whether who else holds the new certificate must be known before anything is done: room is made by a
+        delete that could not be undone if IAM then refused the upload as a duplicate."""
+        return self.upload and bool(self.beyond_restore)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,8 +163,22 @@ def rotation_plan(
     if owner_elsewhere is not None:
         taken = owner_refusal("the new certificate", owner_elsewhere)
         return _blocked(f"cannot rotate: {taken.message}", taken.error_code)
-    make_room = tuple(r["certificate_id"] for r in inactive[:missing])
-    return RotationPlan(due=True, reason=reason, make_room=make_room, upload=True, retire=retire)
+    # What cannot be needed goes first: an expired (or unreadable) certificate before one still valid.
+    victims = sorted(inactive, key=lambda r: not _beyond_restore(r, now))[:missing]
+    return RotationPlan(
+        due=True,
+        reason=reason,
+        make_room=tuple(r["certificate_id"] for r in victims),
+        upload=True,
+        retire=retire,
+        beyond_restore=tuple(r["certificate_id"] for r in victims if _beyond_restore(r, now)),
+    )
+
+
+def _beyond_restore(rec: Record, now: datetime.datetime) -> bool:
+    """Whether a certificate, once deleted, could not be uploaded again: IAM refuses an expired body, and an
+    unreadable one may not be a certificate IAM accepts today."""
+    return not rec.get("certificate_body") or expiring_within(rec, 0, now) or rec.get("not_after") is None
 
 
 def records_after(

@@ -15,14 +15,25 @@ description:
   - A rotation is due when every active certificate of the user expires within O(threshold_days) days
     (or the user has none), or when O(force) is set. Only due certificates are retired, unless forced.
   - Room within IAM's quota (2 certificates per user, inactive ones included) is made by deleting inactive
-    certificates only, oldest first, and only once the new certificate's validity, the quota and its
-    ownership are established. A user with 2 active certificates is not rotated and nothing of it changes.
+    certificates only, expired ones first, then the oldest, and only once the new certificate's validity and the
+    quota are established. A user with 2 active certificates is not rotated and nothing of it changes.
+  - Should the upload fail after room was made, the deleted certificates are uploaded again (under new IDs) and
+    the user's entry names them. One that cannot be put back (expired, or the failure stops that upload too) is
+    named as lost.
   - The new certificate must be valid now and, unless forced, for longer than O(threshold_days) days.
   - Users are rotated concurrently, at most O(max_concurrency) requests in flight. A user that cannot be
     rotated does not stop the others; the task fails at the end, naming every failed user and why.
   - To find out whether another user of the account holds the new certificate (IAM allows a certificate on one
-    user only), the certificates of every user are listed when room must be made before an upload, and in
-    check mode whenever an upload is planned. That needs C(iam:ListUsers).
+    user only), the certificates of every user are listed once per run - only when it must be known - before
+    deleting an expired certificate to make room (it could not be put back), in check mode whenever an upload is
+    planned, and after IAM refused an upload as a duplicate, to name the holder. That needs C(iam:ListUsers).
+  - A new certificate that another user of O(users) holds now is refused for the user it is given to, in check
+    mode as for real, whatever the order of the writes would be; rotate the holder first, then the other in a later
+    run.
+  - Each user's entry, C(changed) and the diff report what was written, never what was planned. A request that
+    fails fails its user alone. Only when the endpoint is lost (no connection can be made, or requests fail on
+    their way with no answer from IAM in between) are the users not started yet left alone, their entries
+    C(not attempted) with error code C(Unreachable).
   - An upload IAM refuses as a duplicate (C(DuplicateCertificate)) that the user's listing does not show may be
     this user's, uploaded a moment ago by another run (IAM is eventually consistent) - the user's listing is read
     again for up to 5 seconds, and the rotation goes on with the certificate it shows. Otherwise the user fails,
