@@ -52,6 +52,8 @@ class FaultInjector:
         self.injected: list[str] = []
         self.sent = 0
         self._endpoint_lost_after: int | None = None
+        self._at_send: tuple[int, str, int] | None = None
+        self._repeating: tuple[tuple[str, object], str, int, int] | None = None
         self._lock = threading.Lock()  # the rotation module sends from several threads
 
     def fail(
@@ -77,6 +79,11 @@ class FaultInjector:
         """Run `action()` (a change made by "someone else") just before the next call of operation is sent."""
         self._planned[operation, None].append((None, None, None, action))
 
+    def at_send(self, number: int, code: str, status: int = 400) -> None:
+        """Fail the `number`-th request sent from now on (code DROP: its connection dropped), and botocore's retries
+        of that same request after it (up to 3): a fault that outlasts the retries when botocore retries."""
+        self._at_send = (self.sent + number, code, status)
+
     def lose_endpoint(self, after: int) -> None:
         """After `after` more requests, no connection to the endpoint can be made any more."""
         self._endpoint_lost_after = self.sent + after
@@ -88,6 +95,15 @@ class FaultInjector:
             if self._endpoint_lost_after is not None and self.sent > self._endpoint_lost_after:
                 self.injected.append(f"{operation}:unreachable")
                 raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+            same = (operation, request.body)
+            if self._at_send is not None and self.sent == self._at_send[0]:
+                code, status = self._at_send[1:]
+                self._repeating = (same, code, status, 3)
+                return self._answer(request, operation, status, code, f"injected {code}")
+            if self._repeating is not None and self._repeating[0] == same and self._repeating[3] > 0:
+                _same, code, status, left = self._repeating
+                self._repeating = (same, code, status, left - 1)
+                return self._answer(request, operation, status, code, f"injected {code}")
             queue = self._planned.get((operation, _user_of(request))) or self._planned.get((operation, None))
             if not queue:
                 return None
@@ -96,6 +112,9 @@ class FaultInjector:
             before()
         if status is None:
             return None
+        return self._answer(request, operation, status, code, message)
+
+    def _answer(self, request, operation: str, status: int, code: str, message: str):
         if code == DROP:
             self.injected.append(f"{operation}:dropped")
             raise botocore.exceptions.ConnectionClosedError(endpoint_url=request.url)
