@@ -1,6 +1,8 @@
 """`make emulator`: a local IAM emulator to try the collection and your own playbooks without AWS.
 
-Starts moto's server on 127.0.0.1 (port 5000, or a free one if that is taken; CERTOPS_EMULATOR_PORT chooses),
+Starts the IAM emulator (tools/iam_emulator.py: IAM's rules in front of moto's server; CERTOPS_PLAIN_MOTO=1 for
+plain moto) on 127.0.0.1 (port 5000, or a free one if that is taken; CERTOPS_EMULATOR_PORT chooses), with
+listings 1 second behind writes as IAM's are (CERTOPS_EMULATOR_CONSISTENCY_DELAY chooses, 0 for none),
 creates the users the guides use (alice, bob, carol; signer-1 and signer-2 for the local hosts of the host rotation
 guide) and two example accounts for the multi-account example, links this checkout as the collection certops.aws
 into .emulator/collections, writes .emulator/signing_hosts.yml (two local "hosts" for the role
@@ -16,7 +18,6 @@ Run from the repository root: .venv/bin/python tools/emulator.py
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shlex
 import signal
@@ -24,6 +25,7 @@ import socket
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where the environment files and the collections link go (CERTOPS_EMULATOR_STATE moves them, e.g. for tests).
@@ -34,6 +36,8 @@ SIGNING_HOSTS = {"signer-1": "signer-1", "signer-2": "signer-2"}
 DUMMY = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 # The accounts of docs/examples/aws_config.example, and the users each gets.
 ACCOUNTS = {"production-audit": ("alice", "bob"), "development-audit": ("carol", "dave")}
+# Seconds a user's listings lag behind a write, as IAM's do (CERTOPS_EMULATOR_CONSISTENCY_DELAY overrides it).
+CONSISTENCY_DELAY = 1.0
 
 
 def free_port(preferred: int) -> int:
@@ -146,56 +150,58 @@ def seed(endpoint: str, credentials: Path) -> None:
 
 
 def main() -> int:
-    from moto.server import ThreadedMotoServer
+    sys.path.insert(0, str(ROOT))
+    from tools.harness import iam_emulator
 
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     for name in [name for name in os.environ if name.startswith(("AWS_", "BOTO_"))]:
         del os.environ[name]  # the emulator's own clients use dummy credentials, never the user's
     os.environ.update({**DUMMY, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
 
     port = free_port(int(os.environ.get("CERTOPS_EMULATOR_PORT", "5000")))
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    delay = float(os.environ.get("CERTOPS_EMULATOR_CONSISTENCY_DELAY") or CONSISTENCY_DELAY)
     stopped = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopped.set())
-    try:
-        STATE.mkdir(exist_ok=True)
-        credentials = STATE / "credentials"
-        credentials.write_text("[auditor]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
-        collections = link_collection()
-        seed(endpoint, credentials)
-        inventory = signing_hosts_inventory()
-        env_file, multi_file = STATE / "env.sh", STATE / "multi-account.sh"
-        env_file.write_text(exports(environment(endpoint, collections), unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")))
-        multi_file.write_text(
-            exports(
-                multi_account_environment(endpoint, collections, credentials),
-                unset=("AWS_PROFILE", "AWS_SESSION_TOKEN"),
-            )
-        )
-        print(
-            f"IAM emulator (moto) listening on {endpoint}\n"
-            f"Users: {', '.join(USERS)} (no certificates yet).\n\n"
-            f"In another shell, export this (or: source {env_file}):\n\n"
-            f"{exports(environment(endpoint, collections), unset=('AWS_PROFILE', 'AWS_SESSION_TOKEN'))}\n"
-            "then run your own playbooks and ad hoc commands as usual, for example:\n"
-            "  ansible localhost -m certops.aws.iam_signing_certificate_info -a user_name=bob\n\n"
-            f"To rotate signing certificates on local hosts (docs/guides/host_rotation.md), with {inventory}:\n"
-            "  ansible-playbook -i .emulator/signing_hosts.yml docs/examples/host_signing_certificates.yml\n\n"
-            "For the multi-account example (two accounts, reached by assuming a role from the profiles of\n"
-            f"docs/examples/aws_config.example): source {multi_file}, then, from {ROOT}:\n"
-            "  ansible-playbook -i docs/examples/inventory.yml certops.aws.audit_expiring_certificates \\\n"
-            '    -e iam_endpoint_url="$AWS_URL" --forks 2\n\n'
-            "Stop the emulator with Ctrl-C (everything it holds is forgotten).",
-            flush=True,
-        )
-        stopped.wait()
-    finally:
-        server.stop()
-        print("emulator stopped", flush=True)
+    with iam_emulator(port=port, consistency_delay=delay) as emulator:
+        serve(emulator, stopped)
+    print("emulator stopped", flush=True)
     return 0
+
+
+def serve(emulator: Any, stopped: threading.Event) -> None:
+    """Seed the emulator, write the environment files, print what to do, and wait for Ctrl-C."""
+    endpoint = emulator.url
+    STATE.mkdir(exist_ok=True)
+    credentials = STATE / "credentials"
+    credentials.write_text("[auditor]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    collections = link_collection()
+    seed(endpoint, credentials)
+    inventory = signing_hosts_inventory()
+    env_file, multi_file = STATE / "env.sh", STATE / "multi-account.sh"
+    env_file.write_text(exports(environment(endpoint, collections), unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")))
+    multi_file.write_text(
+        exports(
+            multi_account_environment(endpoint, collections, credentials),
+            unset=("AWS_PROFILE", "AWS_SESSION_TOKEN"),
+        )
+    )
+    print(
+        f"IAM emulator listening on {endpoint}\n{emulator.summary()}\n"
+        f"Users: {', '.join(USERS)} (no certificates yet).\n\n"
+        f"In another shell, export this (or: source {env_file}):\n\n"
+        f"{exports(environment(endpoint, collections), unset=('AWS_PROFILE', 'AWS_SESSION_TOKEN'))}\n"
+        "then run your own playbooks and ad hoc commands as usual, for example:\n"
+        "  ansible localhost -m certops.aws.iam_signing_certificate_info -a user_name=bob\n\n"
+        f"To rotate signing certificates on local hosts (docs/guides/host_rotation.md), with {inventory}:\n"
+        "  ansible-playbook -i .emulator/signing_hosts.yml docs/examples/host_signing_certificates.yml\n\n"
+        "For the multi-account example (two accounts, reached by assuming a role from the profiles of\n"
+        f"docs/examples/aws_config.example): source {multi_file}, then, from {ROOT}:\n"
+        "  ansible-playbook -i docs/examples/inventory.yml certops.aws.audit_expiring_certificates \\\n"
+        '    -e iam_endpoint_url="$AWS_URL" --forks 2\n\n'
+        "Stop the emulator with Ctrl-C (everything it holds is forgotten).",
+        flush=True,
+    )
+    stopped.wait()
 
 
 if __name__ == "__main__":

@@ -63,6 +63,26 @@ def moto_server() -> Iterator[str]:
         server.stop()
 
 
+# Set (to anything but "" or "0"): the end-to-end tests, `make demo` and `make emulator` serve plain moto, without
+# IAM's rules in front of it.
+PLAIN_MOTO_VARIABLE = "CERTOPS_PLAIN_MOTO"
+
+
+def plain_moto_asked() -> bool:
+    return os.environ.get(PLAIN_MOTO_VARIABLE, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def iam_emulator(port: int = 0, consistency_delay: float = 0.0) -> Iterator[Any]:
+    """The IAM emulator (tools/iam_emulator.py) on 127.0.0.1: IAM's rules in front of moto, or plain moto when
+    $CERTOPS_PLAIN_MOTO is set. Yields the IamEmulator: .url for clients, .moto_url for the truth, .rules."""
+    from tools.iam_emulator import IamEmulator, IamRules
+
+    rules = None if plain_moto_asked() else IamRules(consistency_delay=consistency_delay)
+    with IamEmulator(rules, port=port) as emulator:
+        yield emulator
+
+
 def reset_moto(endpoint: str) -> None:
     """Empty every account of the emulator."""
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")

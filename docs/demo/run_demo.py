@@ -23,10 +23,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # for tools.certs and tools.harness, shared with the end-to-end tests
 
 from tools.certs import make_certificate  # noqa: E402
-from tools.harness import BIN, ansible_environment, iam_client, install_collection, moto_server  # noqa: E402
+from tools.harness import BIN, ansible_environment, iam_client, iam_emulator, install_collection  # noqa: E402
 
 PLAYBOOK = Path("playbooks/signing_certificates_demo.yml")
 USER = "certops-demo"
+# IAM lists a write a moment later: the demo meets that too.
+DEMO_CONSISTENCY_DELAY = 1.0
 RECAP = re.compile(r"^localhost\s+: ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -94,9 +96,12 @@ def check_server(endpoint: str, current_pem: str, new_pem: str) -> None:
 
 def main() -> int:
     try:
-        with moto_server() as endpoint, tempfile.TemporaryDirectory(prefix="certops-demo-") as tmp:
-            work = Path(tmp)
-            banner(f"IAM emulator (moto) listening on {endpoint}")
+        with (
+            iam_emulator(consistency_delay=DEMO_CONSISTENCY_DELAY) as emulator,
+            tempfile.TemporaryDirectory(prefix="certops-demo-") as tmp,
+        ):
+            work, endpoint = Path(tmp), emulator.url
+            banner(f"IAM emulator listening on {endpoint}: {emulator.summary()}")
             iam_client(endpoint).create_user(UserName=USER)
             print(f"  created IAM user {USER}")
 
@@ -130,7 +135,7 @@ def main() -> int:
                 raise DemoFailed(f"the rerun changed {again} tasks; it should change none")
 
             banner(f"What the emulator holds for {USER}, read with plain boto3")
-            check_server(endpoint, current_pem, new_pem)
+            check_server(emulator.moto_url, current_pem, new_pem)
     except (DemoFailed, RuntimeError) as failure:
         print(f"\nDEMO FAILED: {failure}", file=sys.stderr, flush=True)
         return 1

@@ -34,7 +34,7 @@ from tests.benchmarks.common import (
     median,
     quietest,
 )
-from tests.proxy import LoopbackProxy
+from tools.loopback_proxy import LoopbackProxy
 
 INFO = "certops.aws.iam_signing_certificate_info"
 # Read-only listings the proxy answers from its record after a warm-up pass, so that moto's CPU per request (which

@@ -49,8 +49,8 @@ from tests.benchmarks.common import (
     reset_moto,
     run_metered,
 )
-from tests.proxy import LoopbackProxy
 from tools import harness
+from tools.loopback_proxy import LoopbackProxy
 
 # The collection's playbook (playbooks/rotate_signing_certificates.yml), run by its name as the guides say.
 PLAYBOOK = "certops.aws.rotate_signing_certificates"

@@ -293,7 +293,8 @@ From the repository root, with the project's venv (`make venv`):
   venv; AWS CLI v1, pinned in `tests/benchmarks/requirements-awscli.txt`, into a venv of its own under
   `~/.cache/certops-aws-benchmarks/` (the CLI bundles its own botocore; outside the checkout, so that neither
   `ansible-galaxy collection build` nor ansible-test picks it up).
-- It starts its own moto server on 127.0.0.1 and a free port, and a loopback proxy (`tests/proxy.py`) in front of it.
+- It starts its own moto server on 127.0.0.1 and a free port, and a loopback proxy
+  (`tools/loopback_proxy.py`) in front of it.
   Nothing listens or connects anywhere else. Credentials are the dummy `testing`; `AWS_CONFIG_FILE` and
   `AWS_SHARED_CREDENTIALS_FILE` point to `/dev/null`, so `~/.aws` is never read.
 - Ansible runs ad hoc (sections 2 and 3) or as `ansible-playbook` (sections 4 and 6) with a temporary `ANSIBLE_HOME`
@@ -700,7 +701,8 @@ def _fanout(results: dict[str, Any], chart_link: str) -> str:
     return f"""
 ## 3. Fan-out: `all_users` over many users
 
-Users `user0000`… with one certificate each. Every request goes through the loopback proxy (`tests/proxy.py`), which
+Users `user0000`… with one certificate each. Every request goes through the loopback proxy
+(`tools/loopback_proxy.py`), which
 adds {latency:.0f} ms to each one, standing in for the round trip to IAM. The proxy answers the read-only listings
 ({", ".join(fanout["replay_actions"])}) from a record made in a warm-up pass at each size: moto computes each answer
 once, and the CPU it needs per request (which IAM spends on its own servers, inside the round trip) is not taken from

@@ -1,4 +1,5 @@
-"""End-to-end fixtures: a moto server on 127.0.0.1, the collection built and installed once, ansible runners.
+"""End-to-end fixtures: the IAM emulator (IAM's rules in front of a moto server) on 127.0.0.1, the collection
+built and installed once, ansible runners.
 
 Every ansible process sees only the collection installed from the built tarball (never the checkout),
 dummy credentials, and no ~/.aws. The server's state is reset before each test.
@@ -14,20 +15,31 @@ import pytest
 from tests.e2e.helpers import USER, Ansible, base_env
 from tests.e2e.host_fleet import Fleet
 from tools.certs import make_certificate
-from tools.harness import iam_client, install_collection, moto_server, reset_moto
+from tools.harness import iam_client, iam_emulator, install_collection
+from tools.iam_emulator import IamEmulator
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on the loopback interface only, on a free port."""
-    with moto_server() as endpoint:
-        yield endpoint
+def emulator() -> Iterator[IamEmulator]:
+    """The IAM emulator on the loopback interface only: IAM's rules in front of a moto server
+    ($CERTOPS_PLAIN_MOTO: plain moto)."""
+    with iam_emulator() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def iam_endpoint(emulator: IamEmulator) -> str:
+    """The endpoint the collection is given: the emulator's front."""
+    return emulator.url
 
 
 @pytest.fixture(autouse=True)
-def reset_server(moto_endpoint: str) -> None:
-    """Every test starts from an empty account."""
-    reset_moto(moto_endpoint)
+def reset_server(emulator: IamEmulator, request: pytest.FixtureRequest) -> None:
+    """Every test starts from an empty account; IAM's consistency delay is the test's marker's (0 without one)."""
+    emulator.reset()
+    if emulator.rules is not None:
+        marker = request.node.get_closest_marker("consistency_delay")
+        emulator.rules.consistency_delay = marker.args[0] if marker else 0.0
 
 
 @pytest.fixture(scope="session")
@@ -49,14 +61,14 @@ def ansible_env(ansible_home: Path, collections_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def ansible(ansible_env: dict[str, str], moto_endpoint: str, tmp_path: Path) -> Ansible:
-    return Ansible(ansible_env, tmp_path, moto_endpoint)
+def ansible(ansible_env: dict[str, str], iam_endpoint: str, tmp_path: Path) -> Ansible:
+    return Ansible(ansible_env, tmp_path, iam_endpoint)
 
 
 @pytest.fixture
-def iam(moto_endpoint: str):
-    """A plain boto3 IAM client on the server: the tests' independent view of what was written."""
-    return iam_client(moto_endpoint)
+def iam(emulator: IamEmulator):
+    """A plain boto3 IAM client on moto itself: the tests' independent view of what was written, never lagging."""
+    return iam_client(emulator.moto_url)
 
 
 @pytest.fixture
@@ -79,6 +91,6 @@ def pem_file(tmp_path: Path) -> Callable[..., tuple[Path, str]]:
 
 
 @pytest.fixture
-def fleet(ansible, iam, moto_endpoint, tmp_path) -> Fleet:
+def fleet(ansible, iam, iam_endpoint, tmp_path) -> Fleet:
     """Hosts that hold signing keys (the local connection, a directory and an IAM user each)."""
-    return Fleet(ansible, iam, moto_endpoint, tmp_path / "hosts")
+    return Fleet(ansible, iam, iam_endpoint, tmp_path / "hosts")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.helpers import TIMEOUT, assert_clean, fingerprint
+from tools.emulator import CONSISTENCY_DELAY
 from tools.harness import REPO, iam_client
 
 pytestmark = pytest.mark.e2e
@@ -42,7 +43,7 @@ def run_cleanly(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.C
 
 
 @pytest.fixture
-def emulator(tmp_path):
+def make_emulator(tmp_path):
     """tools/emulator.py running as `make emulator` runs it; yields (printed text, state directory)."""
     state = tmp_path / "emulator"
     process = subprocess.Popen(
@@ -72,8 +73,8 @@ def emulator(tmp_path):
             process.wait(timeout=30)
 
 
-def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emulator, tmp_path, pem_file):
-    printed, state, process = emulator
+def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(make_emulator, tmp_path, pem_file):
+    printed, state, process = make_emulator
     exported = dict(EXPORT.match(line).groups() for line in printed.splitlines() if EXPORT.match(line))
     endpoint = exported["AWS_URL"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", endpoint)
@@ -93,6 +94,7 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emula
         "        user_name: bob\n        certificate_body: \"{{ lookup('ansible.builtin.file', 'bob.pem') }}\"\n"
     )
     run_cleanly(["ansible-playbook", "site.yml"], work, env)
+    time.sleep(CONSISTENCY_DELAY + 0.2)  # the emulator's listings, as IAM's, show a write a moment later
     listed = iam_client(endpoint).list_signing_certificates(UserName="bob")["Certificates"]
     assert [fingerprint(c["CertificateBody"]) for c in listed] == [fingerprint(pem)]
 
@@ -121,8 +123,8 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(emula
     assert "emulator stopped" in process.stdout.read()
 
 
-def test_the_host_rotation_guide_tries_the_role_on_local_hosts_as_written(emulator, tmp_path):
-    printed, state, _process = emulator
+def test_the_host_rotation_guide_tries_the_role_on_local_hosts_as_written(make_emulator, tmp_path):
+    printed, state, _process = make_emulator
     guide = (REPO / "docs" / "guides" / "host_rotation.md").read_text()
     section = guide.split("## Try it locally", 1)[1]
     block = re.search(r"^```sh\n(.*?)^```", section, re.M | re.S).group(1)
@@ -146,6 +148,7 @@ def test_the_host_rotation_guide_tries_the_role_on_local_hosts_as_written(emulat
     check, first, forced = seen
     assert check == {"signer-1": None, "signer-2": None}, "check mode wrote on a host"
     iam = iam_client(env["AWS_URL"])
+    time.sleep(CONSISTENCY_DELAY + 0.2)  # the emulator's listings, as IAM's, show a write a moment later
     for host in ("signer-1", "signer-2"):
         assert first[host] and forced[host] and first[host] != forced[host], host
         listed = {

@@ -99,7 +99,7 @@ def test_the_examples_were_found():
 
 
 @pytest.mark.parametrize(("name", "text"), EXAMPLES, ids=[name for name, _text in EXAMPLES])
-def test_example_runs_unchanged_in_check_mode_then_for_real(ansible: Ansible, iam, moto_endpoint, name, text):
+def test_example_runs_unchanged_in_check_mode_then_for_real(ansible: Ansible, iam, iam_endpoint, name, text):
     playbook = as_playbook(text)
     if playbook is None:
         pytest.skip(f"{name} is data (a vars file or an inventory), not an example to run")
@@ -109,7 +109,7 @@ def test_example_runs_unchanged_in_check_mode_then_for_real(ansible: Ansible, ia
         target = ansible.workdir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(make_certificate(Path(path).stem))
-    extra = {"iam_endpoint_url": moto_endpoint}
+    extra = {"iam_endpoint_url": iam_endpoint}
     inventory = inventory_for(playbook, ansible.workdir)
 
     before = server_state(iam)

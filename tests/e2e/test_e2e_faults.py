@@ -1,21 +1,18 @@
-"""Faults and races end to end: a loopback proxy in front of the moto server plays what real IAM does and
-moto does not (throttling, 5xx, DuplicateCertificate, a hung endpoint), and two ansible-playbook processes
-race for the same user.
+"""Faults and races end to end: a loopback proxy in front of the IAM emulator plays throttling, 5xx and a hung
+endpoint, and two ansible-playbook processes race for the same user (the emulator answers DuplicateCertificate and
+the quota as IAM does).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import http.client
 import socket
 import threading
-import urllib.parse
 
 import pytest
 
 from tests.e2e.helpers import USER, Ansible, fingerprint, localhost_play, server_certificates, upload
-from tests.proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
-from tools.harness import iam_client
+from tools.loopback_proxy import CannedResponse, LoopbackProxy, ProxyRequest, aws_error
 
 pytestmark = pytest.mark.e2e
 
@@ -53,20 +50,20 @@ def run_upload(ansible: Ansible, endpoint: str, pem_path, **extra):
     return ansible.playbook(play, {"user": USER, "cert": str(pem_path), **extra})
 
 
-def test_a_burst_of_throttling_then_success(ansible, moto_endpoint, iam, user, pem_file):
+def test_a_burst_of_throttling_then_success(ansible, iam_endpoint, iam, user, pem_file):
     path, pem = pem_file("patient")
     fault = FailFirst("ListSigningCertificates", "Throttling", 400, times=3)
-    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fault) as proxy:
         run = run_upload(ansible, proxy.url, path)
     assert run.rc == 0, run.output
     assert fault.injected == 3
     assert [c["fingerprint"] for c in server_certificates(iam).values()] == [fingerprint(pem)]
 
 
-def test_persistent_service_failure_fails_clearly_and_writes_nothing(ansible, moto_endpoint, iam, user, pem_file):
+def test_persistent_service_failure_fails_clearly_and_writes_nothing(ansible, iam_endpoint, iam, user, pem_file):
     path, _pem = pem_file("unlucky")
     fault = FailFirst("UploadSigningCertificate", "ServiceFailure", 500, times=100)
-    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fault) as proxy:
         run = run_upload(ansible, proxy.url, path)
     assert run.rc == 2, run.output
     message = run.result("upload")["msg"]
@@ -76,12 +73,12 @@ def test_persistent_service_failure_fails_clearly_and_writes_nothing(ansible, mo
     assert server_certificates(iam) == {}
 
 
-def test_inactive_upload_with_a_failing_update_reports_what_was_done(ansible, moto_endpoint, iam, user, pem_file):
+def test_inactive_upload_with_a_failing_update_reports_what_was_done(ansible, iam_endpoint, iam, user, pem_file):
     """Upload then deactivate: if the second write fails, the certificate stays uploaded and active, and the
     failure says so; the next run finishes the job."""
     path, pem = pem_file("half")
     fault = FailFirst("UpdateSigningCertificate", "ServiceFailure", 500, times=4)
-    with LoopbackProxy(moto_endpoint, fault=fault) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fault) as proxy:
         run = run_upload(ansible, proxy.url, path, wanted_state="inactive")
     assert run.rc == 2, run.output
     (only_id,) = server_certificates(iam)
@@ -92,7 +89,7 @@ def test_inactive_upload_with_a_failing_update_reports_what_was_done(ansible, mo
     (only,) = server_certificates(iam).values()
     assert only == {"status": "Active", "fingerprint": fingerprint(pem)}
 
-    again = run_upload(ansible, moto_endpoint, path, wanted_state="inactive")
+    again = run_upload(ansible, iam_endpoint, path, wanted_state="inactive")
     assert again.rc == 0 and again.changed("upload")
     assert [c["status"] for c in server_certificates(iam).values()] == ["Inactive"]
 
@@ -122,37 +119,15 @@ def test_a_hung_endpoint_fails_within_the_configured_timeout(ansible, tmp_path):
     )
 
 
-class RealIamUploads:
-    """What moto lacks, as IAM does it: DuplicateCertificate, checked atomically with the upload.
+class HoldListings:
+    """Hold the first `hold` listings until all have arrived, so that the racing runs both read before either writes:
+    the race happens every time, not by luck of timing. The emulator behind answers the uploads as IAM does
+    (DuplicateCertificate checked atomically with the upload, the quota)."""
 
-    The first `hold` listings are held until all have arrived, so the racing runs both read before either
-    writes: the race happens every time, not by luck of timing.
-    """
-
-    def __init__(self, endpoint: str, hold: int) -> None:
-        self.endpoint = urllib.parse.urlsplit(endpoint)
-        self.iam = iam_client(endpoint)
-        self.upload_lock = threading.Lock()
+    def __init__(self, hold: int) -> None:
         self.barrier = threading.Barrier(hold, timeout=60)
         self.count_lock = threading.Lock()
         self.to_hold = hold
-        self.answers: list[str] = []
-
-    def _forward(self, request: ProxyRequest) -> CannedResponse:
-        connection = http.client.HTTPConnection(self.endpoint.hostname, self.endpoint.port, timeout=30)
-        try:
-            connection.request(request.method, request.path, body=request.body, headers=request.headers)
-            response = connection.getresponse()
-            return CannedResponse(response.status, dict(response.getheaders()), response.read())
-        finally:
-            connection.close()
-
-    def _account_fingerprints(self) -> set[str]:
-        return {
-            fingerprint(cert["CertificateBody"])
-            for user in self.iam.list_users()["Users"]
-            for cert in self.iam.list_signing_certificates(UserName=user["UserName"])["Certificates"]
-        }
 
     def __call__(self, request: ProxyRequest) -> CannedResponse | None:
         if request.action == "ListSigningCertificates":
@@ -160,16 +135,7 @@ class RealIamUploads:
                 hold, self.to_hold = self.to_hold > 0, self.to_hold - 1
             if hold:
                 self.barrier.wait()
-            return None
-        if request.action != "UploadSigningCertificate":
-            return None
-        with self.upload_lock:
-            if fingerprint(request.param("CertificateBody")) in self._account_fingerprints():
-                self.answers.append("DuplicateCertificate")
-                return aws_error("DuplicateCertificate", "The certificate is already in use", 409)
-            response = self._forward(request)
-            self.answers.append(str(response.status))
-            return response
+        return None
 
 
 def race(ansible: Ansible, endpoint: str, paths) -> list:
@@ -177,13 +143,12 @@ def race(ansible: Ansible, endpoint: str, paths) -> list:
         return list(pool.map(lambda path: run_upload(ansible, endpoint, path), paths))
 
 
-def test_two_runs_putting_the_same_certificate_end_with_one_copy(ansible, moto_endpoint, iam, user, pem_file):
+def test_two_runs_putting_the_same_certificate_end_with_one_copy(ansible, iam_endpoint, emulator, iam, user, pem_file):
     path, pem = pem_file("contended")
-    rules = RealIamUploads(moto_endpoint, hold=2)
-    with LoopbackProxy(moto_endpoint, fault=rules) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=HoldListings(2)) as proxy:
         runs = race(ansible, proxy.url, [path, path])
     assert [run.rc for run in runs] == [0, 0], [run.output for run in runs]
-    assert sorted(rules.answers) == ["200", "DuplicateCertificate"]
+    assert emulator.rules.answered == {"DuplicateCertificate": 1}
     assert sorted(run.changed("upload") for run in runs) == [False, True]
     (only,) = server_certificates(iam).values()
     assert only == {"status": "Active", "fingerprint": fingerprint(pem)}
@@ -191,11 +156,10 @@ def test_two_runs_putting_the_same_certificate_end_with_one_copy(ansible, moto_e
     assert ids == set(server_certificates(iam))
 
 
-def test_two_different_certificates_never_pass_the_quota_silently(ansible, moto_endpoint, iam, user, pem_file):
+def test_two_different_certificates_never_pass_the_quota_silently(ansible, iam_endpoint, iam, user, pem_file):
     existing = upload(iam, pem_file("existing")[1])
     first, second = pem_file("racer-1")[0], pem_file("racer-2")[0]
-    rules = RealIamUploads(moto_endpoint, hold=2)
-    with LoopbackProxy(moto_endpoint, fault=rules) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=HoldListings(2)) as proxy:
         runs = race(ansible, proxy.url, [first, second])
     assert sorted(run.rc for run in runs) == [0, 2], [run.output for run in runs]
     loser = next(run for run in runs if run.rc == 2)
@@ -204,7 +168,7 @@ def test_two_different_certificates_never_pass_the_quota_silently(ansible, moto_
     assert len(server_certificates(iam)) == 2
 
 
-def test_secrets_never_appear_even_at_vvvv(ansible, moto_endpoint, iam, user, pem_file):
+def test_secrets_never_appear_even_at_vvvv(ansible, iam_endpoint, iam, user, pem_file):
     path, _pem = pem_file("secretive")
     secret, token = "wJalrXUtnFEMI-secret-value-K7MDENG", "FwoGZXIvYXdzE-session-token-value"
     play = UPLOAD_PLAY.replace(

@@ -33,7 +33,7 @@ from tests.e2e.host_fleet import (
     statuses,
     write_pair,
 )
-from tests.proxy import LoopbackProxy, aws_error
+from tools.loopback_proxy import LoopbackProxy, aws_error
 
 pytestmark = pytest.mark.e2e
 
@@ -337,7 +337,7 @@ def test_consumer_check_runs_on_the_new_pair_before_retirement_and_a_failure_swi
 
 
 def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate_then_a_rerun_carries_on(
-    fleet, iam, moto_endpoint
+    fleet, iam, iam_endpoint
 ):
     b = fleet.add("host-b", verify_retries=1, verify_delay=0)
     old = make_pair("b-old", days=5)
@@ -352,7 +352,7 @@ def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate
             return aws_error("ServiceFailure", "injected failure after the upload", 500)
         return None
 
-    with LoopbackProxy(moto_endpoint, fault=fail_after_upload) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fail_after_upload) as proxy:
         broken = fleet.run(endpoint=proxy.url)
     assert broken.rc == 2 and len(uploads) == 1, broken.output
     assert host_pair(b) == old
@@ -369,9 +369,7 @@ def test_a_failure_between_upload_and_switch_leaves_the_pair_and_its_certificate
     assert results(resumed)["host-b"]["retired"] == [old_id]
 
 
-def test_a_failure_at_the_retirement_keeps_the_old_pair_until_a_rerun_retires_its_certificate(
-    fleet, iam, moto_endpoint
-):
+def test_a_failure_at_the_retirement_keeps_the_old_pair_until_a_rerun_retires_its_certificate(fleet, iam, iam_endpoint):
     b = fleet.add("host-b")
     old = make_pair("b-old", days=5)
     write_pair(b, old)
@@ -382,7 +380,7 @@ def test_a_failure_at_the_retirement_keeps_the_old_pair_until_a_rerun_retires_it
             return aws_error("ServiceFailure", "injected failure", 500)
         return None
 
-    with LoopbackProxy(moto_endpoint, fault=refuse_updates) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=refuse_updates) as proxy:
         broken = fleet.run(endpoint=proxy.url)
     assert broken.rc == 2, broken.output
     # The host signs with its new pair; the old one stays, since its certificate is still active.
@@ -459,7 +457,7 @@ def test_a_run_that_died_after_the_switch_checks_the_consumer_before_retiring(fl
     assert os.listdir(b / "pairs") == ["new"]
 
 
-def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fleet, iam, moto_endpoint):
+def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fleet, iam, iam_endpoint):
     # force is given for one run (as documented); that run dies after the upload (host-b) or at the retirement
     # (host-c). The certificates of the old pairs are far from expiry: only the force made them due.
     b = fleet.add("host-b", verify_retries=1, verify_delay=0)
@@ -481,7 +479,7 @@ def test_an_interrupted_forced_rotation_is_finished_by_a_rerun_without_force(fle
             return aws_error("ServiceFailure", "injected failure after the upload", 500)
         return None
 
-    with LoopbackProxy(moto_endpoint, fault=fail_after_upload_or_at_retirement) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fail_after_upload_or_at_retirement) as proxy:
         broken = fleet.run(endpoint=proxy.url, host_signing_certificate_force=True)
     assert broken.rc == 2 and recap(broken)["host-b"]["failed"] == 1 and recap(broken)["host-c"]["failed"] == 1
     assert host_pair(b) == old["host-b"] and host_pair(c) != old["host-c"]

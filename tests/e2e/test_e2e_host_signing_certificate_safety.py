@@ -230,7 +230,7 @@ def test_a_user_name_given_as_a_role_parameter_to_two_hosts_stops_both(fleet, ia
         assert not first.exists() and not second.exists() and statuses(iam, "from-a-parameter") == {}
 
 
-def test_a_run_for_another_user_or_account_leaves_the_working_key(fleet, iam, tmp_path, moto_endpoint):
+def test_a_run_for_another_user_or_account_leaves_the_working_key(fleet, iam, tmp_path, iam_endpoint):
     a = fleet.add("host-a")
     assert fleet.run().rc == 0
     working = host_pair(a)
@@ -256,12 +256,12 @@ def test_a_run_for_another_user_or_account_leaves_the_working_key(fleet, iam, tm
     env = {
         "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-        "AWS_ENDPOINT_URL_STS": moto_endpoint,
+        "AWS_ENDPOINT_URL_STS": iam_endpoint,
     }
     os.environ.update(env)
     try:
         session = boto3.session.Session(profile_name="development-audit")
-        other_account = session.client("iam", endpoint_url=moto_endpoint)
+        other_account = session.client("iam", endpoint_url=iam_endpoint)
         other_account.create_user(UserName="user-host-a")
     finally:
         for name in env:

@@ -23,7 +23,7 @@ AUDIT = CollectionPlaybook("certops.aws.audit_expiring_certificates")
 
 
 @pytest.fixture
-def aws_files(tmp_path, moto_endpoint):
+def aws_files(tmp_path, iam_endpoint):
     config = tmp_path / "aws_config"
     shutil.copyfile(EXAMPLES / "aws_config.example", config)
     credentials = tmp_path / "aws_credentials"
@@ -31,20 +31,20 @@ def aws_files(tmp_path, moto_endpoint):
     return {
         "AWS_CONFIG_FILE": str(config),
         "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
-        "AWS_ENDPOINT_URL_STS": moto_endpoint,
+        "AWS_ENDPOINT_URL_STS": iam_endpoint,
     }
 
 
-def account_iam(moto_endpoint, profile):
+def account_iam(iam_endpoint, profile):
     """A plain boto3 IAM client acting in the account the profile's role belongs to."""
-    return boto3.session.Session(profile_name=profile).client("iam", endpoint_url=moto_endpoint)
+    return boto3.session.Session(profile_name=profile).client("iam", endpoint_url=iam_endpoint)
 
 
-def test_audit_across_two_accounts_with_forks(ansible, moto_endpoint, aws_files, monkeypatch, pem_file, tmp_path):
+def test_audit_across_two_accounts_with_forks(ansible, iam_endpoint, aws_files, monkeypatch, pem_file, tmp_path):
     for name, value in aws_files.items():
         monkeypatch.setenv(name, value)
-    production = account_iam(moto_endpoint, "production-audit")
-    development = account_iam(moto_endpoint, "development-audit")
+    production = account_iam(iam_endpoint, "production-audit")
+    development = account_iam(iam_endpoint, "development-audit")
     for client, users in ((production, ("alice", "bob")), (development, ("carol", "dave"))):
         for user in users:
             client.create_user(UserName=user)
@@ -58,7 +58,7 @@ def test_audit_across_two_accounts_with_forks(ansible, moto_endpoint, aws_files,
     reports = ansible.workdir / "reports"  # report_dir "reports", relative to where the command runs
     run = ansible.playbook(
         AUDIT,
-        {"iam_endpoint_url": moto_endpoint, "report_dir": "reports", "expiring_within_days": 30},
+        {"iam_endpoint_url": iam_endpoint, "report_dir": "reports", "expiring_within_days": 30},
         # Only the profiles may give credentials: the runner's dummy keys are blanked out.
         env={**aws_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
         options=("-i", str(EXAMPLES / "inventory.yml"), "--forks", "2"),
@@ -92,17 +92,17 @@ def inventory_with_a_broken_account(tmp_path):
 
 
 def test_a_failed_account_is_in_the_report_as_failed_and_fails_the_play(
-    ansible, moto_endpoint, aws_files, monkeypatch, pem_file, tmp_path
+    ansible, iam_endpoint, aws_files, monkeypatch, pem_file, tmp_path
 ):
     for name, value in aws_files.items():
         monkeypatch.setenv(name, value)
-    production = account_iam(moto_endpoint, "production-audit")
+    production = account_iam(iam_endpoint, "production-audit")
     production.create_user(UserName="alice")
     upload(production, pem_file("alice-soon", days=5)[1], user_name="alice")
     for check in (True, False):
         run = ansible.playbook(
             AUDIT,
-            {"iam_endpoint_url": moto_endpoint, "report_dir": "reports"},
+            {"iam_endpoint_url": iam_endpoint, "report_dir": "reports"},
             env={**aws_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
             options=("-i", str(inventory_with_a_broken_account(tmp_path)), "--forks", "3"),
             check=check,

@@ -21,8 +21,8 @@ from tests.e2e.helpers import (
     server_certificates,
     upload,
 )
-from tests.proxy import LoopbackProxy, aws_error
 from tools.certs import private_key_pem
+from tools.loopback_proxy import LoopbackProxy, aws_error
 
 pytestmark = pytest.mark.e2e
 
@@ -70,13 +70,11 @@ def comparable(entries: list[dict]) -> list[dict]:
     return [{key: entry[key] for key in OUTCOME_KEYS} for entry in entries]
 
 
-def test_expiring_certificate_is_rotated_previewed_then_done_once(
-    ansible, moto_endpoint, iam, user, pem_file, new_cert
-):
+def test_expiring_certificate_is_rotated_previewed_then_done_once(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     old = upload(iam, pem_file("old", days=5)[1])
     rotation, new_fingerprint = new_cert
 
-    preview = rotate(ansible, moto_endpoint, [rotation], check=True, diff=True)
+    preview = rotate(ansible, iam_endpoint, [rotation], check=True, diff=True)
     assert preview.rc == 0, preview.output
     assert statuses(iam) == {old: "Active"}, "check mode wrote to the server"
     assert recap(preview)["changed"] == 1
@@ -85,7 +83,7 @@ def test_expiring_certificate_is_rotated_previewed_then_done_once(
     assert predicted["rotated"] and predicted["retired"] == [old] and predicted["new_certificate_id"] is None
     assert predicted["new_fingerprint_sha256"] == new_fingerprint
 
-    real = rotate(ansible, moto_endpoint, [rotation])
+    real = rotate(ansible, iam_endpoint, [rotation])
     assert real.rc == 0, real.output
     new = new_certificate_id(iam, new_fingerprint)
     assert statuses(iam) == {old: "Inactive", new: "Active"}
@@ -94,67 +92,67 @@ def test_expiring_certificate_is_rotated_previewed_then_done_once(
     assert outcome(real)[0]["new_certificate_id"] == new
     assert f"{USER}: rotated to {new}; every active certificate expires within 30 days" in real.stdout
 
-    again = rotate(ansible, moto_endpoint, [rotation])
+    again = rotate(ansible, iam_endpoint, [rotation])
     assert again.rc == 0 and recap(again)["changed"] == 0, again.output
     assert statuses(iam) == {old: "Inactive", new: "Active"}
     assert f"the new certificate is already active as {new}" in again.stdout
 
 
-def test_certificate_far_from_expiry_is_left_alone(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_certificate_far_from_expiry_is_left_alone(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     old = upload(iam, pem_file("old", days=300)[1])
-    run = rotate(ansible, moto_endpoint, [new_cert[0]])
+    run = rotate(ansible, iam_endpoint, [new_cert[0]])
     assert run.rc == 0 and recap(run)["changed"] == 0, run.output
     assert statuses(iam) == {old: "Active"}
     assert "no rotation needed: not every active certificate expires within 30 days" in run.stdout
 
 
-def test_force_rotates_regardless_of_expiry(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_force_rotates_regardless_of_expiry(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     old = upload(iam, pem_file("old", days=300)[1])
     rotation, new_fingerprint = new_cert
-    run = rotate(ansible, moto_endpoint, [rotation], force_rotation=True)
+    run = rotate(ansible, iam_endpoint, [rotation], force_rotation=True)
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, new_fingerprint): "Active"}
     assert "rotation forced" in run.stdout
 
 
-def test_old_certificate_action_delete(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_old_certificate_action_delete(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     upload(iam, pem_file("old", days=3)[1])
     rotation, new_fingerprint = new_cert
-    run = rotate(ansible, moto_endpoint, [rotation], old_certificate_action="delete")
+    run = rotate(ansible, iam_endpoint, [rotation], old_certificate_action="delete")
     assert run.rc == 0, run.output
     assert statuses(iam) == {new_certificate_id(iam, new_fingerprint): "Active"}
 
 
 def test_user_at_the_quota_check_mode_says_exactly_what_the_real_run_does(
-    ansible, moto_endpoint, iam, user, pem_file, new_cert
+    ansible, iam_endpoint, iam, user, pem_file, new_cert
 ):
     old = upload(iam, pem_file("old", days=5)[1])
     retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
     rotation, new_fingerprint = new_cert
 
-    preview = rotate(ansible, moto_endpoint, [rotation], check=True, diff=True)
+    preview = rotate(ansible, iam_endpoint, [rotation], check=True, diff=True)
     assert preview.rc == 0, preview.output
     assert statuses(iam) == {old: "Active", retired: "Inactive"}, "check mode wrote to the server"
     assert comparable(outcome(preview)) == [
         {"user_name": USER, "rotated": True, "retired": [old], "deleted_to_make_room": [retired], "failed": False}
     ]
 
-    run = rotate(ansible, moto_endpoint, [rotation])
+    run = rotate(ansible, iam_endpoint, [rotation])
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, new_fingerprint): "Active"}
     assert comparable(outcome(run)) == comparable(outcome(preview))
     assert f"deleted to make room {retired}" in run.stdout
 
-    again = rotate(ansible, moto_endpoint, [rotation])
+    again = rotate(ansible, iam_endpoint, [rotation])
     assert again.rc == 0 and recap(again)["changed"] == 0, again.output
 
 
 def test_user_with_two_active_certificates_fails_before_any_change(
-    ansible, moto_endpoint, iam, user, pem_file, new_cert
+    ansible, iam_endpoint, iam, user, pem_file, new_cert
 ):
     first = upload(iam, pem_file("first", days=5)[1])
     second = upload(iam, pem_file("second", days=6)[1])
-    run = rotate(ansible, moto_endpoint, [new_cert[0]])
+    run = rotate(ansible, iam_endpoint, [new_cert[0]])
     assert run.rc == 2, run.output
     assert f"{USER}: cannot rotate: the user already has 2 active signing certificates ({first} (Active" in run.stdout
     assert f"{second} (Active" in run.stdout
@@ -163,12 +161,12 @@ def test_user_with_two_active_certificates_fails_before_any_change(
     assert statuses(iam) == {first: "Active", second: "Active"}
 
 
-def test_new_certificate_uploaded_but_inactive_is_activated(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_new_certificate_uploaded_but_inactive_is_activated(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     old = upload(iam, pem_file("old", days=5)[1])
     rotation, _fingerprint = new_cert
     with open(rotation["certificate_file"]) as handle:
         new = upload(iam, handle.read(), status="Inactive")
-    run = rotate(ansible, moto_endpoint, [rotation])
+    run = rotate(ansible, iam_endpoint, [rotation])
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new: "Active"}
 
@@ -183,51 +181,61 @@ def test_new_certificate_uploaded_but_inactive_is_activated(ansible, moto_endpoi
     ids=["expired", "not-yet-valid", "due-itself"],
 )
 def test_a_new_certificate_that_cannot_be_kept_changes_nothing_even_when_room_is_needed(
-    ansible, moto_endpoint, iam, user, pem_file, certificate, expected
+    ansible, iam_endpoint, iam, user, pem_file, certificate, expected
 ):
     old = upload(iam, pem_file("old", days=5)[1])
     retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
     path, _pem = pem_file("bad-new", **certificate)
     for check in (True, False):
-        run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
+        run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
         assert run.rc == 2, run.output
         assert expected in run.stdout
         assert outcome(run)[0]["deleted_to_make_room"] == []
         assert statuses(iam) == {old: "Active", retired: "Inactive"}
 
 
-def test_a_certificate_held_by_another_user_blocks_before_room_is_made(ansible, moto_endpoint, iam, user, pem_file):
+def test_a_certificate_held_by_another_user_fails_naming_the_holder_and_leaves_the_user_as_it_was(
+    ansible, iam_endpoint, iam, user, pem_file
+):
+    """Check mode finds the holder before anything is done; the real run deletes the valid spare to make room without
+    listing the account, is refused by IAM (the emulator answers DuplicateCertificate), and puts the spare back."""
     old = upload(iam, pem_file("old", days=5)[1])
-    retired = upload(iam, pem_file("retired", days=200)[1], status="Inactive")
+    spare_pem = pem_file("spare", days=200)[1]
+    spare = upload(iam, spare_pem, status="Inactive")
     iam.create_user(UserName="carol")
     path, pem = pem_file("carols")
     upload(iam, pem, user_name="carol")
+    held_before = sorted(server_certificates(iam).values(), key=str)
     for check in (True, False):
-        run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
+        run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate_file": str(path)}], check=check)
         assert run.rc == 2, run.output
         assert "the new certificate is already uploaded to IAM user 'carol'" in run.stdout
-        assert outcome(run)[0]["error_code"] == "DuplicateCertificate"
-        assert statuses(iam) == {old: "Active", retired: "Inactive"}
+        (entry,) = outcome(run)
+        assert entry["error_code"] == "DuplicateCertificate" and not entry["rotated"]
+        assert sorted(server_certificates(iam).values(), key=str) == held_before
+    (put_back,) = set(statuses(iam)) - {old}
+    assert f"deleted to make room and then uploaded again: {spare} as {put_back}" in entry["msg"]
+    assert entry["deleted_to_make_room"] == [spare] and entry["changed"]
 
 
-def test_new_certificate_already_active_keeps_a_healthy_certificate(ansible, moto_endpoint, iam, user, pem_file):
+def test_new_certificate_already_active_keeps_a_healthy_certificate(ansible, iam_endpoint, iam, user, pem_file):
     healthy = upload(iam, pem_file("healthy", days=300)[1])
     path, pem = pem_file("already")
     new = upload(iam, pem)
-    run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}])
+    run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate_file": str(path)}])
     assert run.rc == 0 and recap(run)["changed"] == 0, run.output
     assert statuses(iam) == {healthy: "Active", new: "Active"}
     assert outcome(run)[0]["retired"] == [] and not outcome(run)[0]["rotated"]
 
 
-def test_several_users_in_one_play(ansible, moto_endpoint, iam, pem_file):
+def test_several_users_in_one_play(ansible, iam_endpoint, iam, pem_file):
     rotations, old = [], {}
     for name in ("u1", "u2"):
         iam.create_user(UserName=name)
         old[name] = upload(iam, pem_file(f"{name}-old", days=2)[1], user_name=name)
         path, _pem = pem_file(f"{name}-new")
         rotations.append({"user": name, "certificate_file": str(path)})
-    run = rotate(ansible, moto_endpoint, rotations)
+    run = rotate(ansible, iam_endpoint, rotations)
     assert run.rc == 0, run.output
     for name in ("u1", "u2"):
         current = statuses(iam, name)
@@ -235,7 +243,7 @@ def test_several_users_in_one_play(ansible, moto_endpoint, iam, pem_file):
         assert list(current.values()) == ["Active"]
 
 
-def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_endpoint, iam, user, pem_file, new_cert):
+def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, iam_endpoint, iam, user, pem_file, new_cert):
     old_pem = pem_file("old", days=5)[1]
     old = upload(iam, old_pem)
     _retired_path, retired_pem = pem_file("retired", days=100)
@@ -248,7 +256,7 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
         uploads.append(request.action)
         return aws_error("ServiceFailure", "injected failure", 500) if len(uploads) <= 4 else None
 
-    with LoopbackProxy(moto_endpoint, fault=fail_the_new_upload) as proxy:
+    with LoopbackProxy(iam_endpoint, fault=fail_the_new_upload) as proxy:
         run = rotate(ansible, proxy.url, [new_cert[0]])
     assert run.rc == 2, run.output
     assert "could not upload the new certificate" in run.stdout
@@ -315,7 +323,7 @@ def test_failed_upload_puts_back_what_was_deleted_to_make_room(ansible, moto_end
         "garbage-certificate",
     ],
 )
-def test_bad_variables_fail_before_any_call(ansible, moto_endpoint, iam, user, pem_file, variables, expected):
+def test_bad_variables_fail_before_any_call(ansible, iam_endpoint, iam, user, pem_file, variables, expected):
     old = upload(iam, pem_file("old", days=5)[1])
     _path, new_pem = pem_file("new")
     role_vars = {
@@ -336,13 +344,13 @@ def test_bad_variables_fail_before_any_call(ansible, moto_endpoint, iam, user, p
 
 
 def test_private_key_as_new_certificate_is_refused_and_never_shown(
-    ansible, moto_endpoint, iam, user, pem_file, tmp_path
+    ansible, iam_endpoint, iam, user, pem_file, tmp_path
 ):
     old = upload(iam, pem_file("old", days=5)[1])
     key = private_key_pem()
     path = tmp_path / "key.pem"
     path.write_text(key)
-    run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": str(path)}], verbosity=4)
+    run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate_file": str(path)}], verbosity=4)
     assert run.rc == 2, run.output
     assert "contains a private key" in run.output
     for line in key.splitlines():
@@ -371,7 +379,7 @@ def published(run: PlaybookRun) -> list[dict]:
     return run.result("Publish the outcome")["ansible_facts"]["signing_certificate_rotation_results"]
 
 
-def test_a_list_with_a_blocked_user_in_the_middle(ansible, moto_endpoint, iam, pem_file):
+def test_a_list_with_a_blocked_user_in_the_middle(ansible, iam_endpoint, iam, pem_file):
     """Every user is attempted, the blocked one fails alone, and the play fails at the end naming it."""
     old, rotations = {}, []
     for name in ("first", "blocked", "last"):
@@ -381,7 +389,7 @@ def test_a_list_with_a_blocked_user_in_the_middle(ansible, moto_endpoint, iam, p
         rotations.append({"user": name, "certificate_file": str(path)})
     second_active = upload(iam, pem_file("blocked-second", days=4)[1], user_name="blocked")
 
-    run = rotate(ansible, moto_endpoint, rotations)
+    run = rotate(ansible, iam_endpoint, rotations)
     assert run.rc == 2, run.output
     assert "1 of 3 users could not be rotated: blocked: cannot rotate: the user already has 2 active" in run.stdout
     results = published(run)
@@ -397,31 +405,31 @@ def test_a_list_with_a_blocked_user_in_the_middle(ansible, moto_endpoint, iam, p
     assert statuses(iam, "blocked") == {old["blocked"]: "Active", second_active: "Active"}
     assert "blocked: FAILED: cannot rotate" in run.stdout
 
-    again = rotate(ansible, moto_endpoint, rotations)
+    again = rotate(ansible, iam_endpoint, rotations)
     assert again.rc == 2 and recap(again)["changed"] == 0, again.output
     assert [entry["rotated"] for entry in published(again)] == [False, False, False]
 
 
-def test_relative_certificate_paths_are_taken_from_the_working_directory(ansible, moto_endpoint, iam, user, pem_file):
+def test_relative_certificate_paths_are_taken_from_the_working_directory(ansible, iam_endpoint, iam, user, pem_file):
     old = upload(iam, pem_file("old", days=5)[1])
     certs = ansible.workdir / "certs"
     certs.mkdir()
     path, pem = pem_file("relative-new")
     (certs / "alice-2027.pem").write_text(pem)
     path.unlink()
-    run = rotate(ansible, moto_endpoint, [{"user": USER, "certificate_file": "certs/alice-2027.pem"}])
+    run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate_file": "certs/alice-2027.pem"}])
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, fingerprint(pem)): "Active"}
 
 
 def test_a_missing_certificate_file_stops_the_play_before_anything_is_written(
-    ansible, moto_endpoint, iam, user, pem_file
+    ansible, iam_endpoint, iam, user, pem_file
 ):
     old = upload(iam, pem_file("old", days=5)[1])
     path, _pem = pem_file("present")
     run = rotate(
         ansible,
-        moto_endpoint,
+        iam_endpoint,
         [{"user": USER, "certificate_file": str(path)}, {"user": "bob", "certificate_file": "certs/nowhere.pem"}],
     )
     assert run.rc == 2, run.output
@@ -429,7 +437,7 @@ def test_a_missing_certificate_file_stops_the_play_before_anything_is_written(
     assert statuses(iam) == {old: "Active"}
 
 
-def test_a_user_listed_twice_stops_the_play_naming_only_that_user(ansible, moto_endpoint, iam, user, pem_file):
+def test_a_user_listed_twice_stops_the_play_naming_only_that_user(ansible, iam_endpoint, iam, user, pem_file):
     old = upload(iam, pem_file("old", days=5)[1])
     files = [str(pem_file(name)[0]) for name in ("first", "second", "third")]
     rotations = [
@@ -437,7 +445,7 @@ def test_a_user_listed_twice_stops_the_play_naming_only_that_user(ansible, moto_
         {"user": "bob", "certificate_file": files[1]},
         {"user": USER.upper(), "certificate_file": files[2]},  # IAM user names ignore case
     ]
-    run = rotate(ansible, moto_endpoint, rotations)
+    run = rotate(ansible, iam_endpoint, rotations)
     assert run.rc == 2, run.output
     message = run.task("Check the rotations before anything is written")["result"]["msg"]
     assert message == f"a user appears more than once in rotations: {USER}", message

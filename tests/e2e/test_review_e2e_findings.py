@@ -30,7 +30,7 @@ ROLE_PLAY = localhost_play(
 
 
 def test_review_documented_playbook_reads_relative_paths_from_the_working_directory(
-    ansible, moto_endpoint, iam, user, pem_file, tmp_path
+    ansible, iam_endpoint, iam, user, pem_file, tmp_path
 ):
     """Promise (issue 12, and the playbook's own header): 'relative paths are from the directory the command
     runs in'. Broken: `working_directory` is `lookup('ansible.builtin.pipe', 'pwd')`, and the pipe lookup runs
@@ -42,7 +42,7 @@ def test_review_documented_playbook_reads_relative_paths_from_the_working_direct
     (tmp_path / "certs" / "new.pem").write_text(new_pem)
     run = ansible.playbook(  # the ansible fixture runs every command in tmp_path
         PLAYBOOK,
-        {"rotations": [{"user": USER, "certificate_file": "certs/new.pem"}], "iam_endpoint_url": moto_endpoint},
+        {"rotations": [{"user": USER, "certificate_file": "certs/new.pem"}], "iam_endpoint_url": iam_endpoint},
     )
     assert run.rc == 0, run.output
     after = server_certificates(iam)
@@ -62,7 +62,7 @@ def test_review_documented_playbook_reads_relative_paths_from_the_working_direct
     ],
     ids=["user_name-null", "users-null"],
 )
-def test_review_the_role_treats_null_variables_as_not_given(ansible, moto_endpoint, iam, user, pem_file, variables):
+def test_review_the_role_treats_null_variables_as_not_given(ansible, iam_endpoint, iam, user, pem_file, variables):
     """Promise (rule 8): an option given as null counts as not given. Broken for the role: with
     `signing_certificate_rotation_user_name: null` beside a users list the role's first task fails with
     "The filter plugin 'ansible.builtin.length' failed: object of type 'NoneType' has no len()"; with
@@ -87,7 +87,7 @@ def test_review_the_role_treats_null_variables_as_not_given(ansible, moto_endpoi
     ]
 
 
-def test_review_the_role_never_echoes_a_private_key_in_its_variables(ansible, moto_endpoint, iam, user, pem_file):
+def test_review_the_role_never_echoes_a_private_key_in_its_variables(ansible, iam_endpoint, iam, user, pem_file):
     """Promise: a private key in any option of the modules and the role is never printed, whichever check fails
     first. Broken: the role's argument validation runs on the controller, outside the modules' masking; a key
     that lands in a scalar role variable (here old_certificate_action, likewise threshold_days) is printed in

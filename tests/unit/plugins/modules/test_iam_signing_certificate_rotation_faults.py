@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as module
+from tests.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tests.unit.conftest import server_certificates
-from tests.unit.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tests.unit.plugins.modules.test_iam_signing_certificate import upload_directly
 
 EXPIRED = {"days": -1, "starts_in_days": -30}

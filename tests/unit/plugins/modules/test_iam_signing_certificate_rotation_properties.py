@@ -23,8 +23,8 @@ from moto import mock_aws
 from ansible_collections.certops.aws.plugins.module_utils import executor
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as module
 from tests import faults
+from tests.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tests.unit.conftest import FakeClock
-from tests.unit.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tools.certs import make_certificate
 
 VALIDITY = {"due": {"days": 5}, "valid": {"days": 200}, "expired": {"days": -1, "starts_in_days": -30}}

@@ -1,9 +1,10 @@
-"""A loopback HTTP proxy for tests and benchmarks: added latency, fault injection, request counts.
+"""A loopback HTTP proxy: the front of the IAM emulator (tools/iam_emulator.py), and the tests' and benchmarks'
+way to add latency, inject faults and count requests.
 
 Clients point their endpoint at `proxy.url`; every request is forwarded to one target base URL (the moto
-server) unless the fault hook answers it first. The proxy listens on 127.0.0.1 only and refuses any target
-that is not a loopback address, so nothing it does can leave the machine. Standard library only, so tests
-and benchmarks can use it in any venv.
+server) unless the fault hook answers it first (or drops its connection: DROP); a `middleware` (the emulator's
+IAM rules) may answer, change or forward each request. The proxy listens on 127.0.0.1 only and refuses any target
+that is not a loopback address, so nothing it does can leave the machine. Standard library only.
 
     with LoopbackProxy("http://127.0.0.1:5000", latency=0.040) as proxy:
         client = boto3.client("iam", endpoint_url=proxy.url, ...)
@@ -89,6 +90,12 @@ class RequestRecord:
 
 
 FaultHook = Callable[[ProxyRequest], CannedResponse | None]
+Answer = tuple[int, list[tuple[str, str]], bytes]
+# The target, as the middleware reaches it: forward(request) -> (status, headers, body).
+Forward = Callable[[ProxyRequest], Answer]
+Middleware = Callable[[ProxyRequest, Forward], Answer]
+# What a fault hook returns to close the connection without an answer, as a network fault does.
+DROP = CannedResponse(0)
 
 
 def aws_error(code: str, message: str | None = None, status: int = 400) -> CannedResponse:
@@ -140,13 +147,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.rfile.readline()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _forward(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _forward(self, request: ProxyRequest) -> Answer:
         target = self.server.target
+        headers = {**request.headers, "Host": target.netloc}
         for attempt in (1, 2):
             if self._upstream is None:
                 self._upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
             try:
-                self._upstream.request(self.command, target.path.rstrip("/") + path, body=body, headers=headers)
+                self._upstream.request(
+                    request.method, target.path.rstrip("/") + request.path, body=request.body, headers=headers
+                )
                 response = self._upstream.getresponse()
                 data = response.read()
                 return response.status, response.getheaders(), data
@@ -176,6 +186,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(proxy.latency)
             hook = proxy.fault
             canned = hook(request) if hook is not None else None
+            if canned is DROP:
+                injected, status = True, 0
+                self.close_connection = True
+                return
             if canned is not None:
                 injected = True
                 status, reply_headers, reply = canned.status, list(canned.headers.items()), canned.body
@@ -185,10 +199,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 if stored is not None:
                     status, reply_headers, reply = stored
                 else:
-                    headers["Host"] = self.server.target.netloc
-                    status, reply_headers, reply = self._forward(path, headers, body)
+                    middleware = proxy.middleware
+                    answer = middleware(request, self._forward) if middleware else self._forward(request)
+                    status, reply_headers, reply = answer
                     if action in proxy.replay_actions and status == 200:
-                        proxy._record(key, (status, reply_headers, reply))
+                        proxy._record(key, answer)
             self.send_response(status)
             for name, value in reply_headers:
                 # send_response already wrote Server and Date; the length is ours to set.
@@ -224,24 +239,33 @@ class _Server(http.server.ThreadingHTTPServer):
     # Bursts of concurrent connections must not overflow the listen queue (the default is 5).
     request_queue_size = 128
 
-    def __init__(self, proxy: LoopbackProxy, target: urllib.parse.SplitResult) -> None:
+    def __init__(self, proxy: LoopbackProxy, target: urllib.parse.SplitResult, port: int = 0) -> None:
         self.proxy = proxy
         self.target = target
-        super().__init__((LOOPBACK, 0), _Handler)
+        super().__init__((LOOPBACK, port), _Handler)
 
 
 class LoopbackProxy:
     """A threaded HTTP proxy on 127.0.0.1 in front of one loopback target.
 
     latency: seconds added to every request before it is forwarded (or answered by the fault hook).
-    fault: called with each ProxyRequest; a CannedResponse it returns is sent instead of forwarding.
+    fault: called with each ProxyRequest; a CannedResponse it returns is sent instead of forwarding (DROP: the
+        connection is closed without an answer).
+    middleware: called with each request not answered by `fault`, and the way to forward it; returns the answer.
     replay_actions: read-only actions (e.g. {"ListSigningCertificates"}) whose successful answers are recorded
         the first time and replayed for the same request body afterwards, without asking the target: a benchmark
         then measures the client and the added latency, not the emulator's CPU. clear_replay() forgets them.
     All three may be changed while the proxy runs. Counters: requests, in_flight, peak_in_flight, replays, log.
     """
 
-    def __init__(self, target: str, latency: float = 0.0, fault: FaultHook | None = None) -> None:
+    def __init__(
+        self,
+        target: str,
+        latency: float = 0.0,
+        fault: FaultHook | None = None,
+        middleware: Middleware | None = None,
+        port: int = 0,
+    ) -> None:
         split = urllib.parse.urlsplit(target)
         if split.scheme != "http":
             raise ValueError(f"the proxy forwards plain http only, not {target!r}")
@@ -249,6 +273,8 @@ class LoopbackProxy:
         self.target = split
         self.latency = latency
         self.fault = fault
+        self.middleware = middleware
+        self._port = port  # 0: any free port
         self.replay_actions: frozenset[str] = frozenset()
         self._answers: dict[tuple[str, str, bytes], tuple[int, list[tuple[str, str]], bytes]] = {}
         self.replays = 0
@@ -264,7 +290,7 @@ class LoopbackProxy:
     def start(self) -> LoopbackProxy:
         if self._server is not None:
             raise RuntimeError("the proxy is already running")
-        self._server = _Server(self, self.target)
+        self._server = _Server(self, self.target, self._port)
         self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-proxy", daemon=True)
         self._thread.start()
         return self

@@ -1,15 +1,17 @@
-"""What a fleet rotation's results must agree with: the certificates IAM holds afterwards, read with plain boto3."""
+"""What a fleet rotation's results must agree with: the certificates IAM holds afterwards, read with plain boto3
+(moto in-process in unit tests, moto itself behind the emulator end to end)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.unit.conftest import server_certificates
-
 
 def holdings(iam, user_names) -> dict[str, dict[str, str]]:
     """{user: {certificate id: status}} as the server has them."""
-    return {name: server_certificates(iam, name) for name in user_names}
+    return {
+        name: {c["CertificateId"]: c["Status"] for c in iam.list_signing_certificates(UserName=name)["Certificates"]}
+        for name in user_names
+    }
 
 
 def assert_results_are_what_iam_holds(result: dict[str, Any], before: dict[str, dict[str, str]], iam) -> None:
