@@ -75,6 +75,9 @@ options:
         the module lists the user's certificates again until IAM shows the certificate as O(state) asks - listed
         (V(present)), listed with status C(Active) (V(active)) or C(Inactive) (V(inactive)), not listed
         (V(absent)) - so that the next task can rely on it.
+      - Without it, a later task on the same user within IAM's window reads the state from before this task's
+        writes - a deletion asked for right after an upload finds nothing to delete, and C(iam_signing_certificate_info)
+        does not list the new certificate yet. Set it on a write that a later task of the play builds on.
       - The certificate is found as for the writes - by the fingerprint of O(certificate_body) when it is given,
         else by O(certificate_id); an upload by the fingerprint of what was uploaded.
       - It lists once right after the writes, then about every second until O(wait_timeout) seconds have passed.

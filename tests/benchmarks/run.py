@@ -31,7 +31,7 @@ DOC = common.REPO / "docs" / "performance.md"
 OUTPUT = common.REPO / "docs" / "performance"
 REQUIREMENTS = common.HERE / "requirements.txt"
 # The sections, in the order they run; --only picks some of them.
-SECTIONS = ("api_calls", "overhead", "profile", "fanout", "fleet", "hosts")
+SECTIONS = ("api_calls", "overhead", "profile", "fanout", "fleet", "second_rotation", "hosts")
 
 
 def log(message: str) -> None:
@@ -81,6 +81,12 @@ def options() -> argparse.Namespace:
         "--fleet-repeats", type=int, default=3, help="runs of the role and of the script per fleet size"
     )
     parser.add_argument(
+        "--second-rotation-repeats", type=int, default=3, help="repeats of the two rotations in a large account"
+    )
+    parser.add_argument(
+        "--second-rotation-account", type=int, default=3000, help="users of the account of the second rotation"
+    )
+    parser.add_argument(
         "--host-sizes",
         type=parse_sizes,
         default=[1, 16, 100],
@@ -123,6 +129,7 @@ def options() -> argparse.Namespace:
         parsed.runs, parsed.sizes, parsed.repeats, parsed.target_repeats = 10, [20, 60], 1, 1
         parsed.cli_sizes, parsed.sweep = [20], [1, 16]
         parsed.fleet_sizes, parsed.fleet_repeats = [10, 30], 1
+        parsed.second_rotation_repeats, parsed.second_rotation_account = 1, 300
         parsed.host_sizes, parsed.host_repeats = [1, 4], 1
     if parsed.runs < 10 and not parsed.quick:
         parser.error("--runs must be at least 10")
@@ -135,7 +142,7 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
     common.guard_loopback()
 
     # Imported after the environment is scrubbed: boto3 reads it when a session is made.
-    from tests.benchmarks import fanout, fleet, hosts, overhead, profiling
+    from tests.benchmarks import fanout, fleet, hosts, overhead, profiling, second_rotation
     from tests.benchmarks.adhoc import AdHoc
     from tools.certs import make_certificate
 
@@ -227,6 +234,20 @@ def measure(opts: argparse.Namespace) -> dict[str, Any]:
                 sizes=opts.fleet_sizes,
                 repeats=opts.fleet_repeats,
                 target_repeats=max(opts.fleet_repeats, opts.target_repeats),
+                latency=opts.latency_ms / 1000,
+                log=log,
+            )
+
+        if section("second_rotation"):
+            log(
+                f"g. second rotation of {second_rotation.USERS} users in an account of "
+                f"{opts.second_rotation_account}, {opts.latency_ms:.0f} ms added per request"
+            )
+            results["second_rotation"] = second_rotation.measure(
+                moto,
+                tree,
+                account=opts.second_rotation_account,
+                repeats=opts.second_rotation_repeats,
                 latency=opts.latency_ms / 1000,
                 log=log,
             )

@@ -35,7 +35,8 @@ from tests.e2e.host_fleet import (
 )
 from tools.loopback_proxy import LoopbackProxy, aws_error
 
-pytestmark = pytest.mark.e2e
+# IAM lists a write a moment later: every scenario here meets a small consistency delay.
+pytestmark = [pytest.mark.e2e, pytest.mark.consistency_delay(0.3)]
 
 ROLE = REPO / "roles" / "host_signing_certificate"
 

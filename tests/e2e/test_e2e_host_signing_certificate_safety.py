@@ -34,7 +34,8 @@ from tests.e2e.host_fleet import (
     write_pair,
 )
 
-pytestmark = pytest.mark.e2e
+# IAM lists a write a moment later: every scenario here meets a small consistency delay.
+pytestmark = [pytest.mark.e2e, pytest.mark.consistency_delay(0.3)]
 
 NOBODY = pwd.getpwnam("nobody")
 DONE_LAYOUT = ["current", "pairs", "retired.json", "signing.key", "signing.pem"]

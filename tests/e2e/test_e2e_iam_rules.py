@@ -190,3 +190,46 @@ def test_a_rotation_reads_short_pages_and_lagging_listings(ansible, iam, emulato
     assert_results_are_what_iam_holds(run.result("rotate"), before, iam)
     assert all(entry["rotated"] for entry in run.result("rotate")["results"])
     assert emulator.rules.stale_listings > 0
+
+
+CHAIN = localhost_play(
+    "Upload, deactivate, delete, each task reading what the one before wrote",
+    """\
+    tasks:
+      - name: upload
+        certops.aws.iam_signing_certificate:
+          user_name: "{{ user }}"
+          certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
+          wait: true
+      - name: deactivate
+        certops.aws.iam_signing_certificate:
+          user_name: "{{ user }}"
+          certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
+          state: inactive
+          wait: true
+      - name: read
+        certops.aws.iam_signing_certificate_info:
+          user_name: "{{ user }}"
+      - name: delete
+        certops.aws.iam_signing_certificate:
+          user_name: "{{ user }}"
+          certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
+          state: absent
+          wait: true
+      - name: read again
+        certops.aws.iam_signing_certificate_info:
+          user_name: "{{ user }}"
+    """,
+)
+
+
+@pytest.mark.consistency_delay(1.5)
+def test_each_write_waited_for_is_what_the_next_task_reads(ansible, iam, user, pem_file, emulator):
+    path, _pem = pem_file("chained")
+    run = ansible.playbook(CHAIN, {"user": USER, "cert": str(path)})
+    assert run.rc == 0, run.output
+    assert all(run.changed(name) for name in ("upload", "deactivate", "delete"))
+    assert [c["status"] for c in run.result("read")["certificates"]] == ["Inactive"]
+    assert run.result("read again")["certificates"] == []
+    assert server_certificates(iam) == {}
+    assert emulator.rules.stale_listings > 0  # the window was there, and waited out

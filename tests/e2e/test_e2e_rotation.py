@@ -24,7 +24,8 @@ from tests.e2e.helpers import (
 from tools.certs import private_key_pem
 from tools.loopback_proxy import LoopbackProxy, aws_error
 
-pytestmark = pytest.mark.e2e
+# IAM lists a write a moment later: every scenario here meets a small consistency delay.
+pytestmark = [pytest.mark.e2e, pytest.mark.consistency_delay(0.3)]
 
 PLAYBOOK = CollectionPlaybook("certops.aws.rotate_signing_certificates")  # as a user runs it, installed
 
