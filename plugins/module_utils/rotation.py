@@ -160,11 +160,19 @@ def rotation_plan(
             "included. The rotation never deletes an active certificate: deactivate or delete one of them first",
             LIMIT_EXCEEDED,
         )
-    if owner_elsewhere is not None:
-        taken = owner_refusal("the new certificate", owner_elsewhere)
-        return _blocked(f"cannot rotate: {taken.message}", taken.error_code)
     # What cannot be needed goes first: an expired (or unreadable) certificate before one still valid.
     victims = sorted(inactive, key=lambda r: not _beyond_restore(r, now))[:missing]
+    if owner_elsewhere is not None:
+        taken = owner_refusal("the new certificate", owner_elsewhere)
+        reason = f"cannot rotate: {taken.message}"
+        if victims and not any(_beyond_restore(r, now) for r in victims):
+            # Check mode knows the holder; the real run does not look it up first and learns it from IAM.
+            ids = ", ".join(r["certificate_id"] for r in victims)
+            reason += (
+                f" (the real run learns it from IAM's refusal of the upload, after deleting {ids} to make room, "
+                "and then uploads it again under a new ID)"
+            )
+        return _blocked(reason, taken.error_code)
     return RotationPlan(
         due=True,
         reason=reason,

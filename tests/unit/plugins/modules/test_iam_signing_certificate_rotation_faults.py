@@ -72,6 +72,12 @@ def test_a_certificate_another_user_holds_is_refused_naming_the_holder_and_the_s
     old = upload_directly(iam, cert("old", days=5))
     spare = upload_directly(iam, cert("spare"), status="Inactive")
     before = holdings(iam, ["alice", "carol"])
+    preview = rotate(run, [{"user_name": "alice", "new_certificate": theirs}], check_mode=True)
+    assert "already uploaded to IAM user 'carol'" in preview["results"][0]["msg"]
+    assert (
+        f"the real run learns it from IAM's refusal of the upload, after deleting {spare} to make room, and then "
+        "uploads it again under a new ID" in preview["results"][0]["msg"]
+    )
     inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409)
     result = rotate(run, [{"user_name": "alice", "new_certificate": theirs}])
     (entry,) = result["results"]
