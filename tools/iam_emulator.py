@@ -27,7 +27,8 @@ that are not an IAM user's access key is moto's answer), the consistency of anyt
         truth = boto3.client("iam", endpoint_url=emulator.moto_url, ...)  # moto itself, never stale
 
 CERTOPS_PLAIN_MOTO=1 makes `harness.iam_emulator()` (the end-to-end tests, `make demo`, `make emulator`) serve
-plain moto instead.
+plain moto instead. Unit tests meet the same rules without a server: InProcessFront puts them (and the faults a test
+plans, tools/iam_faults.py) before moto's in-process mock.
 """
 
 from __future__ import annotations
@@ -416,3 +417,95 @@ class IamEmulator:
             response.read()
         if self.rules is not None:
             self.rules.reset()
+
+
+_ANSWERED = "certops_emulator_answered"
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_kwargs: Any) -> Any:
+        yield self._body
+
+
+def _unless_answered(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """botocore calls every before-send handler: keep moto's from acting on a request the front answered."""
+
+    def guarded(request: Any, **kwargs: Any) -> Any:
+        if getattr(request, _ANSWERED, False):
+            return None
+        return handler(request=request, **kwargs)
+
+    return guarded
+
+
+class InProcessFront:
+    """The emulator without a server, for unit tests under moto's mock_aws: each IAM request of a botocore client goes
+    through `fault` (a fault hook, e.g. tools/iam_faults.FaultInjector), then `rules` (None: none), then moto, as
+    through the loopback front. Both may be changed while it is installed. A dropped connection or a lost endpoint
+    is raised as botocore raises it."""
+
+    def __init__(self, rules: IamRules | None = None, fault: Callable[[ProxyRequest], Any] | None = None) -> None:
+        self.rules = rules
+        self.fault = fault
+        self._numbers = iter(range(1, 1 << 62))
+
+    def __call__(self, request: Any, event_name: str, **_kwargs: Any) -> Any:
+        import botocore.exceptions
+        from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
+        from moto.core.models import botocore_stubber
+
+        from tools.loopback_proxy import DROP, LOST
+
+        if not event_name.startswith("before-send.iam.") or (self.rules is None and self.fault is None):
+            return None
+        split = urllib.parse.urlsplit(request.url)
+        body = request.body or b""
+        body = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else body.read()
+        path = split.path + (f"?{split.query}" if split.query else "")
+        headers = {
+            name: value.decode("latin-1") if isinstance(value, bytes) else value
+            for name, value in request.headers.items()
+        }
+        received = ProxyRequest(next(self._numbers), request.method, path, headers, body)
+        canned = self.fault(received) if self.fault is not None else None
+        if canned is DROP:
+            raise botocore.exceptions.ConnectionClosedError(endpoint_url=request.url)
+        if canned is LOST:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
+        if canned is None and self.rules is None:
+            return None  # moto's own handler answers
+
+        def forward(sent: ProxyRequest) -> Answer:
+            headers = HTTPHeaders()
+            for name, value in sent.headers.items():
+                headers[name] = value
+            url = f"{split.scheme}://{split.netloc}{sent.path}"
+            answer = botocore_stubber.process_request(AWSPreparedRequest(sent.method, url, headers, sent.body, False))
+            if answer is None:
+                raise RuntimeError(f"moto does not answer {url} (is mock_aws active?)")
+            status, reply_headers, reply = answer
+            reply = reply.encode() if isinstance(reply, str) else reply
+            return status, list(reply_headers.items()), reply
+
+        if canned is not None:
+            status, reply_headers, reply = canned.status, list(canned.headers.items()), canned.body
+        else:
+            status, reply_headers, reply = self.rules(received, forward)
+        setattr(request, _ANSWERED, True)  # this attempt only: botocore shares request.context across retries
+        return AWSResponse(request.url, status, HTTPHeaders.from_pairs(reply_headers), _Raw(reply))
+
+    def install(self) -> Any:
+        """Context manager: every botocore client created inside it sends through this front first (clients take
+        their handlers from a botocore session when it is created)."""
+        from unittest import mock
+
+        import botocore.handlers
+
+        handlers = [
+            (entry[0], _unless_answered(entry[1]), *entry[2:]) if entry[0].startswith("before-send") else entry
+            for entry in botocore.handlers.BUILTIN_HANDLERS
+        ]
+        return mock.patch.object(botocore.handlers, "BUILTIN_HANDLERS", [("before-send", self), *handlers])

@@ -96,6 +96,8 @@ Forward = Callable[[ProxyRequest], Answer]
 Middleware = Callable[[ProxyRequest, Forward], Answer]
 # What a fault hook returns to close the connection without an answer, as a network fault does.
 DROP = CannedResponse(0)
+# What a fault hook returns when the endpoint is lost: this connection is closed, and no new one is accepted.
+LOST = CannedResponse(1)
 
 
 def aws_error(code: str, message: str | None = None, status: int = 400) -> CannedResponse:
@@ -186,6 +188,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(proxy.latency)
             hook = proxy.fault
             canned = hook(request) if hook is not None else None
+            if canned is LOST or proxy.lost:
+                proxy.lose()
+                canned = DROP
             if canned is DROP:
                 injected, status = True, 0
                 self.close_connection = True
@@ -285,6 +290,7 @@ class LoopbackProxy:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.log: list[RequestRecord] = []
+        self.lost = False
 
     # -- life cycle -------------------------------------------------------------------------------------------
     def start(self) -> LoopbackProxy:
@@ -303,6 +309,19 @@ class LoopbackProxy:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
+
+    def lose(self) -> None:
+        """The endpoint is lost: from now on every request's connection is closed, and no new one is accepted."""
+        with self._lock:
+            if self.lost or self._server is None:
+                self.lost = True
+                return
+            self.lost = True
+            server = self._server
+
+        # Called from a request's handler thread, never the one that accepts: wait until no connection is accepted.
+        server.shutdown()
+        server.server_close()
 
     def __enter__(self) -> LoopbackProxy:
         return self.start()

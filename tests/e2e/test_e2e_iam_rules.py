@@ -4,13 +4,13 @@ owner lookup, the endpoint lost). What the results say is checked against moto i
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.e2e.helpers import USER, fingerprint, localhost_play, server_certificates, upload
+from tests.e2e.test_e2e_faults import UPLOAD_PLAY
 from tests.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tools.certs import make_certificate
+from tools.iam_faults import FaultInjector
 from tools.loopback_proxy import DROP, LoopbackProxy, ProxyRequest, aws_error
 
 pytestmark = pytest.mark.e2e
@@ -57,18 +57,6 @@ def test_a_certificate_asserted_again_at_once_is_found_within_the_consistency_wi
     assert fingerprint(other) in listed
 
 
-HOLDER = localhost_play(
-    "Upload a certificate another user holds",
-    """\
-    tasks:
-      - name: upload
-        certops.aws.iam_signing_certificate:
-          user_name: "{{ user }}"
-          certificate_body: "{{ lookup('ansible.builtin.file', cert) }}"
-    """,
-)
-
-
 @pytest.mark.parametrize("check", [True, False], ids=["check", "real"])
 def test_a_certificate_another_user_holds_fails_naming_the_holder_and_writes_nothing(
     ansible, iam, user, pem_file, check
@@ -76,7 +64,7 @@ def test_a_certificate_another_user_holds_fails_naming_the_holder_and_writes_not
     iam.create_user(UserName="bob")
     path, pem = pem_file("bobs")
     upload(iam, pem, user_name="bob")
-    run = ansible.playbook(HOLDER, {"user": USER, "cert": str(path)}, check=check)
+    run = ansible.playbook(UPLOAD_PLAY, {"user": USER, "cert": str(path)}, check=check)
     assert run.rc == 2, run.output
     assert "already uploaded to IAM user 'bob'" in run.result("upload")["msg"]
     assert server_certificates(iam) == {}
@@ -150,20 +138,10 @@ def test_the_endpoint_lost_mid_run_leaves_the_rest_not_attempted_and_reported_so
     names = [f"l{number:02}" for number in range(40)]
     users = seed_fleet(iam, names)
     before = holdings(iam, names)
-    lost = threading.Event()
-
-    with LoopbackProxy(iam_endpoint) as proxy:
-
-        def lose_the_endpoint(request: ProxyRequest):
-            if lost.is_set():
-                return DROP
-            if request.number == 90:  # the listings (40), then the writes of about ten users
-                lost.set()
-                threading.Thread(target=proxy.stop).start()  # no new connection is accepted any more
-                return DROP
-            return None
-
-        proxy.fault = lose_the_endpoint
+    # The listings (40), then the writes of about ten users: then the endpoint is gone for good.
+    lose = FaultInjector()
+    lose.lose_endpoint(after=89)
+    with LoopbackProxy(iam_endpoint, fault=lose) as proxy:
         endpoint = proxy.url
         run = ansible.playbook(ROTATE.replace('"{{ endpoint }}"', f'"{endpoint}"'), {"users": users}, diff=True)
     assert run.rc == 2, run.output

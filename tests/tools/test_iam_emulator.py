@@ -13,7 +13,7 @@ import pytest
 from tools.certs import make_certificate
 from tools.harness import iam_client
 from tools.iam_emulator import IamEmulator, IamRules
-from tools.loopback_proxy import DROP
+from tools.loopback_proxy import DROP, LoopbackProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +39,20 @@ def iam(emulator, rules):
     return client
 
 
+def client(endpoint: str, attempts: int | None = None, key: dict | None = None):
+    """A boto3 IAM client on the endpoint: dummy credentials (or an access key of the emulator's), and at most
+    `attempts` attempts per call (None: botocore's default retries)."""
+    retries = {"total_max_attempts": attempts, "mode": "standard"} if attempts else None
+    return boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key["AccessKeyId"] if key else "testing",
+        aws_secret_access_key=key["SecretAccessKey"] if key else "testing",
+        config=botocore.config.Config(retries=retries) if retries else None,
+    )
+
+
 def error_of(call) -> botocore.exceptions.ClientError:
     with pytest.raises(botocore.exceptions.ClientError) as raised:
         call()
@@ -62,18 +76,7 @@ def test_racing_uploads_of_one_certificate_leave_one_copy(iam, emulator):
     body = make_certificate("raced")
     for number in range(6):
         iam.create_user(UserName=f"racer{number}")
-    no_retries = botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"})
-    clients = [
-        boto3.client(
-            "iam",
-            endpoint_url=emulator.url,
-            region_name="us-east-1",
-            config=no_retries,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        for _ in range(6)
-    ]
+    clients = [client(emulator.url, attempts=1) for _ in range(6)]
 
     def upload(number: int) -> str:
         try:
@@ -157,14 +160,7 @@ def test_listings_lag_behind_writes_for_the_consistency_delay(iam, emulator, rul
 
 def test_requests_above_the_rate_are_throttled_as_iam_answers(iam, emulator, rules):
     rules.throttle_rate, rules.throttle_burst = 5.0, 5
-    once = boto3.client(
-        "iam",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    once = client(emulator.url, attempts=1)
     answers = []
     for _ in range(12):
         try:
@@ -173,14 +169,7 @@ def test_requests_above_the_rate_are_throttled_as_iam_answers(iam, emulator, rul
         except botocore.exceptions.ClientError as error:
             answers.append(f"{error.response['Error']['Code']}: {error.response['Error']['Message']}")
     assert "Throttling: Rate exceeded" in answers and answers[:5] == ["ok"] * 5, answers
-    patient = boto3.client(
-        "iam",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=botocore.config.Config(retries={"total_max_attempts": 10, "mode": "standard"}),
-    )
+    patient = client(emulator.url, attempts=10)
     for _ in range(8):
         patient.list_signing_certificates(UserName="alice")  # botocore backs off and gets through
     assert rules.answered["Throttling"] >= 1
@@ -188,13 +177,7 @@ def test_requests_above_the_rate_are_throttled_as_iam_answers(iam, emulator, rul
 
 def test_an_omitted_user_name_is_the_caller(iam, emulator):
     key = iam.create_access_key(UserName="bob")["AccessKey"]
-    bob = boto3.client(
-        "iam",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-    )
+    bob = client(emulator.url, key=key)
     uploaded = bob.upload_signing_certificate(CertificateBody=make_certificate("bobs"))["Certificate"]
     assert uploaded["UserName"] == "bob"
     assert [c["CertificateId"] for c in bob.list_signing_certificates()["Certificates"]] == [uploaded["CertificateId"]]
@@ -202,13 +185,40 @@ def test_an_omitted_user_name_is_the_caller(iam, emulator):
 
 def test_a_dropped_connection_reaches_the_client_as_one(iam, emulator, rules):
     emulator.proxy.fault = lambda request: DROP if request.action == "ListSigningCertificates" else None
-    once = boto3.client(
-        "iam",
-        endpoint_url=emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=botocore.config.Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    once = client(emulator.url, attempts=1)
     with pytest.raises(botocore.exceptions.ConnectionClosedError):
         once.list_signing_certificates(UserName="alice")
+
+
+def test_a_lost_endpoint_accepts_no_connection_any_more(iam, emulator):
+    from tools.iam_faults import FaultInjector
+
+    faults = FaultInjector()
+    faults.lose_endpoint(after=1)
+    with LoopbackProxy(emulator.url, fault=faults) as proxy:
+        once = client(proxy.url, attempts=2)
+        once.list_signing_certificates(UserName="alice")
+        with pytest.raises(botocore.exceptions.EndpointConnectionError):
+            once.list_signing_certificates(UserName="alice")
+    assert proxy.lost
+
+
+def test_the_rules_answer_the_same_in_process_under_mock_aws():
+    """Unit tests meet IAM's rules without a server: the emulator's in-process front, before moto's mock."""
+    from moto import mock_aws
+
+    from tools.iam_emulator import InProcessFront
+
+    now = [1000.0]
+    with mock_aws():
+        boto3.session.Session().client("iam", region_name="us-east-1").create_user(UserName="carol")
+        rules = IamRules(consistency_delay=2, clock=lambda: now[0])
+        with InProcessFront(rules=rules).install():
+            client = boto3.session.Session().client("iam", region_name="us-east-1")  # a new session: in the front
+            body = make_certificate("in-process")
+            client.upload_signing_certificate(UserName="carol", CertificateBody=body)
+            assert client.list_signing_certificates(UserName="carol")["Certificates"] == []
+            now[0] += 2
+            assert len(client.list_signing_certificates(UserName="carol")["Certificates"]) == 1
+            refused = error_of(lambda: client.upload_signing_certificate(UserName="carol", CertificateBody=body))
+            assert code(refused) == (409, "DuplicateCertificate")

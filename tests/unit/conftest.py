@@ -12,8 +12,9 @@ import botocore.client
 import pytest
 from moto import mock_aws
 
-from tests import faults
 from tools.certs import make_certificate
+from tools.iam_emulator import IamRules, InProcessFront
+from tools.iam_faults import FaultInjector
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -56,20 +57,28 @@ def backoff_sleeps():
 
 
 @pytest.fixture
-def inject(backoff_sleeps):
-    """A FaultInjector in front of every IAM client created during the test (moto or Stubber behind it)."""
-    injector = faults.FaultInjector()
-    with faults.install(injector):
-        yield injector
+def front(iam):
+    """The IAM emulator's in-process front (tools/iam_emulator.py) before every IAM client created after `iam`, so
+    that the test's own view of the server is never faulted and never lags; it passes everything on until a fixture
+    gives it faults (`inject`) or IAM's rules (`lag`)."""
+    emulator_front = InProcessFront()
+    with emulator_front.install():
+        yield emulator_front
 
 
 @pytest.fixture
-def lag(iam):
-    """IAM's eventual consistency in front of moto: set lag.behind = N to make the N listings after each write of
-    the module stale (created after `iam`, so that the test's own view of the server never lags)."""
-    lagging = faults.LaggingListings()
-    with faults.install_lag(lagging):
-        yield lagging
+def inject(front, backoff_sleeps):
+    """A FaultInjector (tools/iam_faults.py) in the front: errors, dropped connections, a lost endpoint."""
+    front.fault = FaultInjector()
+    return front.fault
+
+
+@pytest.fixture
+def lag(front, clock):
+    """IAM's rules in the front, on the fake clock of the module's waits: set lag.consistency_delay = N to make a
+    user's listings show what they showed before a write for N seconds after it (lag.stale_listings counts them)."""
+    front.rules = IamRules(clock=clock.monotonic)
+    return front.rules
 
 
 class FakeClock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from ansible_collections.certops.aws.plugins.module_utils.iam import SigningCertificates
@@ -234,18 +235,19 @@ def test_a_new_certificate_another_run_uploaded_a_moment_ago_is_found_within_iam
     old = upload_directly(iam, cert("old", days=5))
     new = cert("new")
     raced = {}
+    lag.consistency_delay = 2  # IAM lists the other run's upload only 2 seconds after it
 
     def another_run_uploads_it_first():
-        raced["id"] = upload_directly(iam, new)
-        lag.stale_for(2)  # IAM lists it only from the third listing on
+        another_run = boto3.session.Session().client("iam", region_name="us-east-1")  # a new session: in the front
+        raced["id"] = upload_directly(another_run, new)
 
-    inject.fail("UploadSigningCertificate", "DuplicateCertificate", 409, before=another_run_uploads_it_first)
+    inject.then("UploadSigningCertificate", another_run_uploads_it_first)
     result = rotate(run, [{"user_name": "alice", "new_certificate": new}])
     (entry,) = result["results"]
     assert not entry["failed"], entry["msg"]
     assert entry["rotated"] and entry["new_certificate_id"] == raced["id"] and entry["retired"] == [old]
     assert server_certificates(iam) == {old: "Inactive", raced["id"]: "Active"}
-    assert lag.stale_answers == 2 and 0 < sum(clock.sleeps) <= 5
+    assert lag.stale_listings == 2 and 0 < sum(clock.sleeps) <= 5
 
 
 def test_a_new_certificate_that_never_shows_as_active_retires_nothing(iam, run, cert, monkeypatch):

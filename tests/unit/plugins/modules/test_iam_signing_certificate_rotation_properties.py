@@ -22,17 +22,18 @@ from moto import mock_aws
 
 from ansible_collections.certops.aws.plugins.module_utils import executor
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as module
-from tests import faults
 from tests.fleet_truth import assert_results_are_what_iam_holds, holdings
 from tests.unit.conftest import FakeClock
 from tools.certs import make_certificate
+from tools.iam_emulator import InProcessFront
+from tools.iam_faults import DROPPED, FaultInjector
 
 VALIDITY = {"due": {"days": 5}, "valid": {"days": 200}, "expired": {"days": -1, "starts_in_days": -30}}
 FAULTS = [
     ("AccessDenied", 403),
     ("ServiceFailure", 500),
     ("Throttling", 400),
-    (faults.DROP, 0),
+    (DROPPED, 0),
     ("lost", 0),
 ]
 # Certificates are slow to make: one set, shared by every case (each case puts them on users of its own).
@@ -86,14 +87,14 @@ def test_results_report_what_iam_holds_whatever_fails(run, fleet, injected):
         before = holdings(iam, names)
         args = {"users": users, "verify_delay": 0, "max_concurrency": 1}
 
-        injector = faults.FaultInjector()
+        injector = FaultInjector()
         if injected is not None:
             (code, status), number = injected
             if code == "lost":
                 injector.lose_endpoint(after=number - 1)
             else:
                 injector.at_send(number, code, status)
-        with faults.install(injector):
+        with InProcessFront(fault=injector).install():
             result = run(module, args, diff=True)
         assert_results_are_what_iam_holds(result, before, iam)
         after = holdings(iam, names)

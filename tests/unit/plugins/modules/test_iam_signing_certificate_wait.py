@@ -47,12 +47,12 @@ def test_upload_shown_at_the_first_listing(iam, run, calls, clock, body):
 
 
 def test_upload_shown_after_three_stale_listings_looks_every_second(iam, run, calls, clock, lag, body):
-    lag.behind = 3
+    lag.consistency_delay = 3
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": True, "wait_timeout": 10})
     assert result["changed"] is True
     (certificate_id,) = server_certificates(iam)
     assert calls == [LIST, UPLOAD, LIST, LIST, LIST, LIST]
-    assert lag.stale_answers == 3
+    assert lag.stale_listings == 3
     assert clock.sleeps == [1.0, 1.0, 1.0]
     assert result["certificate"]["certificate_id"] == certificate_id
     assert result["certificate"]["upload_date"] == server_record(iam, certificate_id)["UploadDate"].strftime(
@@ -62,7 +62,7 @@ def test_upload_shown_after_three_stale_listings_looks_every_second(iam, run, ca
 
 def test_deactivation_waits_until_listed_inactive(iam, run, calls, clock, lag, body):
     certificate_id = upload_directly(iam, body)
-    lag.behind = 2
+    lag.consistency_delay = 2
     result = run(module, {"user_name": "alice", "certificate_id": certificate_id, "state": "inactive", "wait": True})
     assert result["changed"] is True
     assert server_certificates(iam) == {certificate_id: "Inactive"}
@@ -73,7 +73,7 @@ def test_deactivation_waits_until_listed_inactive(iam, run, calls, clock, lag, b
 
 def test_absent_waits_until_no_longer_listed(iam, run, calls, clock, lag, body):
     upload_directly(iam, body)
-    lag.behind = 2
+    lag.consistency_delay = 2
     result = run(module, {"user_name": "alice", "certificate_body": body, "state": "absent", "wait": True})
     assert result["changed"] is True
     assert server_certificates(iam) == {}
@@ -82,7 +82,7 @@ def test_absent_waits_until_no_longer_listed(iam, run, calls, clock, lag, body):
 
 
 def test_new_inactive_upload_waits_for_both_writes(iam, run, calls, clock, lag, body):
-    lag.behind = 1
+    lag.consistency_delay = 1
     result = run(module, {"user_name": "alice", "certificate_body": body, "state": "inactive", "wait": True})
     (certificate_id,) = server_certificates(iam)
     assert server_certificates(iam) == {certificate_id: "Inactive"}
@@ -108,7 +108,7 @@ def test_results_are_the_confirming_listing_and_the_diff_is_the_plan(iam, run, i
 
 
 def test_upload_never_shown_fails_not_visible_after_wait_timeout(iam, run, calls, clock, lag, body):
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": True, "wait_timeout": 5})
     (certificate_id,) = server_certificates(iam)
     assert result["failed"] and result["changed"] is True
@@ -126,7 +126,7 @@ def test_upload_never_shown_fails_not_visible_after_wait_timeout(iam, run, calls
 
 
 def test_wait_timeout_zero_lists_once(iam, run, calls, clock, lag, body):
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": True, "wait_timeout": 0})
     assert result["failed"] and result["changed"] is True and result["error_code"] == "NotVisible"
     assert "did not list it within 0 seconds" in result["msg"]
@@ -136,7 +136,7 @@ def test_wait_timeout_zero_lists_once(iam, run, calls, clock, lag, body):
 
 def test_status_never_shown_names_the_status_asked(iam, run, clock, lag, body):
     certificate_id = upload_directly(iam, body, status="Inactive")
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(
         module, {"user_name": "alice", "certificate_body": body, "state": "active", "wait": True, "wait_timeout": 2}
     )
@@ -151,7 +151,7 @@ def test_status_never_shown_names_the_status_asked(iam, run, clock, lag, body):
 
 def test_deletion_never_shown_fails_not_visible(iam, run, clock, lag, body):
     certificate_id = upload_directly(iam, body)
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(
         module,
         {"user_name": "alice", "certificate_id": certificate_id, "state": "absent", "wait": True, "wait_timeout": 1},
@@ -194,7 +194,7 @@ def test_a_task_that_writes_nothing_does_not_wait(iam, run, calls, clock, body, 
 
 
 def test_check_mode_does_not_wait(iam, run, calls, clock, lag, body):
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": True}, check_mode=True)
     assert result["changed"] is True and not result.get("failed")
     assert calls == [LIST, "ListUsers", LIST]  # as without wait: the user's, then every user's certificates
@@ -223,7 +223,7 @@ def test_wait_timeout_that_is_no_number_is_refused_before_any_call(iam, run, cal
 
 @pytest.mark.parametrize("wait", [None, False], ids=["null", "false"])
 def test_wait_null_or_false_is_not_given(iam, run, calls, clock, lag, body, wait):
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": wait, "wait_timeout": 30})
     assert result["changed"] is True and not result.get("failed")
     assert calls == [LIST, UPLOAD]
@@ -231,7 +231,7 @@ def test_wait_null_or_false_is_not_given(iam, run, calls, clock, lag, body, wait
 
 
 def test_wait_timeout_null_is_the_default_of_120_seconds(iam, run, calls, clock, lag, body):
-    lag.behind = NEVER
+    lag.consistency_delay = NEVER
     result = run(module, {"user_name": "alice", "certificate_body": body, "wait": True, "wait_timeout": None})
     assert result["error_code"] == "NotVisible" and "within 120 seconds" in result["msg"]
     assert calls.count(LIST) == 1 + 121
