@@ -206,15 +206,15 @@ def execute_rotation(
     step = "make room"
     try:
         for certificate_id in plan.make_room:
-            _delete(api, user_name, certificate_id)
-            run.deleted.append(certificate_id)
+            if _delete(api, user_name, certificate_id):
+                run.deleted.append(certificate_id)
         step = "upload the new certificate"
         if plan.upload:
-            run.new_certificate_id = _upload(api, user_name, new, bool(run.deleted), verify_tries, verify_delay)
+            run.new_certificate_id = _upload(api, user_name, new, bool(plan.make_room), verify_tries, verify_delay)
             run.activated = True
         elif plan.activate:
             step = "activate the new certificate"
-            api.set_status(user_name, run.new_certificate_id, ACTIVE)
+            _set_status(api, user_name, run.new_certificate_id, ACTIVE)
             run.activated = True
         step = "verify the new certificate"
         if run.activated and not _verified(api, user_name, new.fingerprint_sha256, verify_tries, verify_delay):
@@ -226,10 +226,10 @@ def execute_rotation(
         else:
             step = "retire the previously active certificates"
             for certificate_id in plan.retire:
-                if retire_by_deleting:
-                    _delete(api, user_name, certificate_id)
-                else:
-                    api.set_status(user_name, certificate_id, INACTIVE)
+                if not retire_by_deleting:
+                    _set_status(api, user_name, certificate_id, INACTIVE)
+                elif not _delete(api, user_name, certificate_id):
+                    continue  # deleted meanwhile by someone else: retired, but not by this run
                 run.retired.append(certificate_id)
     except IamError as error:
         run.error = error
@@ -249,22 +249,59 @@ def _restore(api: SigningCertificates, user_name: str, run: RotationRun, records
             continue
         try:
             restored = api.upload(user_name, deleted["certificate_body"])["CertificateId"]
-        except IamError:
-            continue
+        except IamError as error:
+            parsed = try_parse_certificate(deleted["certificate_body"])
+            held = _held_after_refusal(api, user_name, parsed, error) if parsed and _maybe_done(error) else None
+            if held is None:
+                continue
+            restored = held["certificate_id"]
         run.restored[certificate_id] = restored
         if deleted.get("status") != ACTIVE:
             try:
-                api.set_status(user_name, restored, deleted.get("status") or INACTIVE)
+                _set_status(api, user_name, restored, deleted.get("status") or INACTIVE)
             except IamError as error:
                 run.restored_active[certificate_id] = error.message
 
 
-def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> None:
+def _maybe_done(error: IamError) -> bool:
+    """Whether a write that failed with `error` may have taken effect all the same: sent more than once (an
+    attempt's answer lost), or refused as a duplicate (an earlier attempt, or another writer, put it there)."""
+    return error.resent or error.code == DUPLICATE_CERTIFICATE
+
+
+def _shown(api: SigningCertificates, request: Request) -> bool:
+    """Whether IAM's listing shows the request carried out, looking for up to DUPLICATE_SETTLE_SECONDS (IAM lists a
+    write late); a listing that fails shows nothing."""
+    try:
+        return listed_as_requested(api, request, DUPLICATE_SETTLE_SECONDS, utc_now()) is not None
+    except IamError:
+        return False
+
+
+def _set_status(api: SigningCertificates, user_name: str, certificate_id: str, status: str) -> None:
+    """Set a certificate's status. A request sent more than once whose last answer was an error may have taken
+    effect: when IAM's listing shows the status, it did."""
+    try:
+        api.set_status(user_name, certificate_id, status)
+    except IamError as error:
+        wanted = Request(user_name, status.lower(), certificate_id=certificate_id)
+        if not (error.resent and _shown(api, wanted)):
+            raise
+
+
+def _delete(api: SigningCertificates, user_name: str, certificate_id: str) -> bool:
+    """Delete a certificate; whether this task's request deleted it. Already gone (NoSuchEntity): by an earlier
+    attempt of this request if it was sent more than once, else by someone else. A request sent more than once
+    whose last answer was an error took effect when IAM's listing no longer shows the certificate."""
     try:
         api.delete(user_name, certificate_id)
+        return True
     except IamError as error:
-        if error.code != NO_SUCH_ENTITY:  # already gone: what the step wanted
-            raise
+        if error.code == NO_SUCH_ENTITY:
+            return error.resent
+        if error.resent and _shown(api, Request(user_name, "absent", certificate_id=certificate_id)):
+            return True
+        raise
 
 
 def listed_after_refusal(
@@ -279,9 +316,13 @@ def listed_after_refusal(
 
 
 def _held_after_refusal(api: SigningCertificates, user_name: str, new: Certificate, error: IamError) -> Record | None:
-    """The user's certificate that is the new one, as listed after its upload failed with `error`."""
+    """The user's certificate that is the new one, as listed after its upload failed with `error`; None also when
+    the user cannot be listed (the upload's own failure is the one to report)."""
     request = Request(user_name, "present", new)
-    listed = listed_after_refusal(api, request, error.code, utc_now(), error.resent)
+    try:
+        listed = listed_after_refusal(api, request, error.code, utc_now(), error.resent)
+    except IamError:
+        return None
     found = find_target(listed, request) if listed is not None else None
     return found if isinstance(found, dict) else None
 
@@ -307,7 +348,7 @@ def _upload(
             held = _held_after_refusal(api, user_name, new, error)
             if held is not None:
                 if held["status"] != ACTIVE:
-                    api.set_status(user_name, held["certificate_id"], ACTIVE)
+                    _set_status(api, user_name, held["certificate_id"], ACTIVE)
                 return held["certificate_id"]
             if not (made_room and error.code == LIMIT_EXCEEDED and attempt < tries):
                 raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,9 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     record,
     same_user,
 )
+
+# How often a user about to start looks whether the requests out decided a suspect endpoint's fate.
+SUSPECT_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -221,21 +225,30 @@ class Rotator:
         self.warnings: list[str] = []
         self._owners: dict[str, str] | None = None
         self._unreachable: IamError | None = None
-        # Requests answered when the last request failed on its way (0 before any: nothing answered yet).
-        self._answered_at_last_transport_failure = 0
+        # Requests IAM had answered when a request last failed on its way (None: none failed yet). Until IAM answers
+        # another, the endpoint is suspect.
+        self._suspect_since: int | None = None
         self._lock = threading.Lock()
 
     def _note_transport_failure(self, error: IamError) -> None:
+        """Count one request that failed on its way (once per request). The endpoint is lost when no connection can
+        be made, or when a second request fails so with no answer from IAM since the first."""
         if error.code != UNREACHABLE:
             return
         with self._lock:
             answered = self.api.answered
-            if error.cannot_connect or self._answered_at_last_transport_failure == answered:
+            if error.cannot_connect or self._suspect_since == answered:
                 self._unreachable = self._unreachable or error
-            self._answered_at_last_transport_failure = answered
+            self._suspect_since = answered
+
+    def _suspect(self) -> bool:
+        return self._suspect_since is not None and self._suspect_since == self.api.answered
 
     def _not_attempted(self, rotation: Rotation) -> bool:
-        """Refuse the rotation without a request if the endpoint is lost; whether it was."""
+        """Refuse the rotation without a request if the endpoint is lost; whether it was. While the endpoint is
+        suspect and other requests are out, wait for their outcome; with none out, this user's request decides."""
+        while self._unreachable is None and self._suspect() and self.api.in_flight > 0:
+            time.sleep(SUSPECT_POLL_SECONDS)
         lost = self._unreachable
         if lost is None:
             return False
@@ -245,7 +258,6 @@ class Rotator:
         return True
 
     def _refused(self, rotation: Rotation, error: IamError, prefix: str = "") -> None:
-        self._note_transport_failure(error)
         if error.code == NO_SUCH_ENTITY and not prefix:
             rotation.refusal = no_such_user(rotation.user_name)
         else:
@@ -271,6 +283,7 @@ class Rotator:
         try:
             rotation.records = [record(raw, self.now) for raw in self.api.list(rotation.user_name)]
         except IamError as error:
+            self._note_transport_failure(error)
             self._refused(rotation, error)
             return
         self.plan(rotation)
@@ -299,6 +312,7 @@ class Rotator:
         )
         rotation.run = run
         if run.error is not None:
+            self._note_transport_failure(run.error)
             self._report_failure(rotation, run.error)
 
     def _report_failure(self, rotation: Rotation, error: IamError) -> None:
@@ -341,28 +355,18 @@ class Rotator:
                 )
 
     def _look_up_owners(self, rotations: list[Rotation]) -> None:
-        """Plan again knowing who else holds each new certificate. When that cannot be found out, a rotation
-        that must delete to make room is refused (whole or nothing); a check-mode preview of one that needs no
-        room says so in a warning and predicts what the real run does, which learns it from IAM's answer."""
+        """Check mode: plan again knowing who else holds each new certificate, so that the preview fails where the
+        real run's upload would. When that cannot be found out, a warning says so and the preview predicts what the
+        real run does, which learns it from IAM's answer."""
         try:
             for rotation in rotations:
                 self.plan(rotation, self.owner_elsewhere(rotation))
         except IamError as error:
-            unsure = [r.user_name for r in rotations if r.plan is not None and not r.plan.needs_owner]
-            if unsure and self.check_mode:
-                self.warnings.append(
-                    "check mode could not find out whether another user of the account holds the new certificate "
-                    f"of {', '.join(unsure)} ({error.message}); if one does, the real upload fails with "
-                    "DuplicateCertificate"
-                )
-            for rotation in rotations:
-                if rotation.plan is not None and rotation.plan.needs_owner:
-                    self._refused(
-                        rotation,
-                        error,
-                        "could not find out whether another user holds the new certificate, which must be known "
-                        "before deleting to make room: ",
-                    )
+            self.warnings.append(
+                "check mode could not find out whether another user of the account holds the new certificate "
+                f"of {', '.join(r.user_name for r in rotations)} ({error.message}); if one does, the real upload "
+                "fails with DuplicateCertificate"
+            )
 
     def rotate_all(self, rotations: list[Rotation]) -> None:
         pending = [r for r in rotations if r.refusal is None]
@@ -370,10 +374,8 @@ class Rotator:
             list(pool.map(self.read_and_plan, pending))
             self._refuse_certificates_handed_over(pending)
             planned = [r for r in pending if r.acting]
-            # Whole or nothing: who else holds the new certificate is known before any delete that makes room
-            # (and, in check mode, before any upload, so that the preview fails where the real run would).
-            self._look_up_owners([r for r in planned if r.plan.needs_owner or (self.check_mode and r.plan.upload)])
             if self.check_mode:
+                self._look_up_owners([r for r in planned if r.plan.upload])
                 return
             list(pool.map(self.execute, [r for r in planned if r.refusal is None]))
         self._name_holders([r for r in planned if r.run and r.run.error and r.run.error.code == DUPLICATE_CERTIFICATE])

@@ -162,24 +162,35 @@ class SigningCertificates:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        # Requests IAM answered (an error answer included): proof that the endpoint is there.
+        # Requests IAM answered (an error answer included): proof that the endpoint is there; and requests out.
         self.answered = 0
+        self.in_flight = 0
         self._count = threading.Lock()
+
+    def _counted(self, call: Callable[[], Any]) -> Any:
+        with self._count:
+            self.in_flight += 1
+        try:
+            answer = call()
+        except botocore.exceptions.ClientError:
+            with self._count:
+                self.answered += 1
+            raise
+        finally:
+            with self._count:
+                self.in_flight -= 1
+        with self._count:
+            self.answered += 1
+        return answer
 
     def _call(self, action: str, call: Callable[[], Any]) -> Any:
         resent = False
         for attempt in range(1, CONCURRENT_MODIFICATION_ATTEMPTS + 1):
             try:
-                answer = call()
-                with self._count:
-                    self.answered += 1
-                return answer
+                return self._counted(call)
             except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
                 error = _explain(exc, action, self._client.meta.endpoint_url)
                 resent = resent or _retried(exc)
-                if error.code != UNREACHABLE:
-                    with self._count:
-                        self.answered += 1
             # botocore's retry modes do not retry ConcurrentModification (a 409): the request had no
             # effect, so sending it again after a pause is safe.
             if error.code != "ConcurrentModification" or attempt == CONCURRENT_MODIFICATION_ATTEMPTS:

@@ -7,10 +7,9 @@ Pure: no AWS call. It uses the same matching, quota, validity and expiry rules a
 - the new certificate is never kept as the one in use when it has expired or is not valid yet;
 - only certificates that are due (expiring within the threshold) are retired, unless the rotation is forced,
   and only after the new certificate is active;
-- room in the quota is made by deleting inactive certificates only, expired ones first, and only once the new
-  certificate's validity and the quota are established; a deleted certificate that is still valid can be uploaded
-  again if the upload fails, so only deleting one that cannot (expired, or unreadable) needs the new certificate's
-  ownership established first (needs_owner).
+- room in the quota is made by deleting inactive certificates only, expired ones first (nothing can need them), and
+  only once the new certificate's validity and the quota are established; a deleted certificate that is still valid
+  can be uploaded again if the upload then fails, so who else holds the new certificate need not be known first.
 """
 
 from __future__ import annotations
@@ -56,18 +55,11 @@ class RotationPlan:
     activate: bool = False
     retire: tuple[str, ...] = ()
     blocked: Refusal | None = None
-    beyond_restore: tuple[str, ...] = ()
 
     @property
     def rotated(self) -> bool:
         """This rotation makes the new certificate the active one."""
         return self.upload or self.activate
-
-    @property
-    def needs_owner(self) -> bool:
-        """Whether who else holds the new certificate must be known before anything is done: room is made by a
-        delete that could not be undone if IAM then refused the upload as a duplicate."""
-        return self.upload and bool(self.beyond_restore)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,8 +99,7 @@ def rotation_plan(
     """Decide the rotation of one user to the certificate `new`.
 
     owner_elsewhere: the other IAM user of the account that holds the new certificate, when that was looked
-    up (RotationPlan.needs_owner says when it must be before anything is done); None when nobody else holds it or
-    it was not looked up.
+    up (check mode looks it up before any upload); None when nobody else holds it or it was not looked up.
     """
     ordered = oldest_first(records)
     uploaded = by_fingerprint(ordered, new.fingerprint_sha256)
@@ -179,7 +170,6 @@ def rotation_plan(
         make_room=tuple(r["certificate_id"] for r in victims),
         upload=True,
         retire=retire,
-        beyond_restore=tuple(r["certificate_id"] for r in victims if _beyond_restore(r, now)),
     )
 
 

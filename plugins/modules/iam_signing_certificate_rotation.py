@@ -19,14 +19,17 @@ description:
     quota are established. A user with 2 active certificates is not rotated and nothing of it changes.
   - Should the upload fail after room was made, the deleted certificates are uploaded again (under new IDs) and
     the user's entry names them. One that cannot be put back (expired, or the failure stops that upload too) is
-    named as lost.
+    named as lost. A certificate someone else deleted meanwhile is neither claimed nor put back.
+  - A write whose answer was lost (botocore sent it more than once, the last answer an error) is looked for in the
+    user's listing for up to 5 seconds; when IAM shows it done, it is reported done and the rotation goes on.
   - The new certificate must be valid now and, unless forced, for longer than O(threshold_days) days.
   - Users are rotated concurrently, at most O(max_concurrency) requests in flight. A user that cannot be
     rotated does not stop the others; the task fails at the end, naming every failed user and why.
   - To find out whether another user of the account holds the new certificate (IAM allows a certificate on one
-    user only), the certificates of every user are listed once per run - only when it must be known - before
-    deleting an expired certificate to make room (it could not be put back), in check mode whenever an upload is
-    planned, and after IAM refused an upload as a duplicate, to name the holder. That needs C(iam:ListUsers).
+    user only), the certificates of every user are listed once per run, and only in check mode when an upload is
+    planned, or after IAM refused an upload as a duplicate, to name the holder (C(iam:ListUsers)). The real run
+    does not look before it deletes to make room - an expired certificate cannot be needed, and a valid one is
+    uploaded again if the upload then fails - so its cost follows the list of users, not the account.
   - A new certificate that another user of O(users) holds now is refused for the user it is given to, in check
     mode as for real, whatever the order of the writes would be; rotate the holder first, then the other in a later
     run.

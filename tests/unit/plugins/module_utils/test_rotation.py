@@ -79,7 +79,6 @@ def test_user_without_certificates_gets_one():
 def test_quota_full_with_an_inactive_certificate_deletes_only_that_one():
     plan = rotation_plan([held("ACT", days=3), held("INA", status="Inactive", days=100)], NEW, 30, NOW)
     assert plan.make_room == ("INA",) and plan.upload and plan.retire == ("ACT",)
-    assert plan.needs_owner
 
 
 def test_two_inactive_certificates_the_oldest_goes():
@@ -159,7 +158,6 @@ def test_new_certificate_uploaded_but_inactive_is_activated_without_making_room(
     records = [held("OLD", days=3), held("NEWID", status="Inactive", fingerprint="NE:W0", days=365)]
     plan = rotation_plan(records, NEW, 30, NOW)
     assert plan.activate and not plan.upload and plan.make_room == () and plan.retire == ("OLD",)
-    assert not plan.needs_owner
 
 
 def test_unknown_expiry_is_not_rotated_without_force():

@@ -70,18 +70,6 @@ def test_check_mode_says_exactly_what_the_real_run_does_when_room_is_made(iam, r
     ]
 
 
-def test_an_expired_certificate_is_deleted_to_make_room_only_once_ownership_is_known(iam, run, calls, cert):
-    """An expired certificate cannot be uploaded again if the upload is then refused: who else holds the new
-    certificate is found out first."""
-    upload_directly(iam, cert("old", days=5))
-    upload_directly(iam, cert("spare", days=-1, starts_in_days=-30), status="Inactive")
-    calls.clear()
-    result = rotate(run, [{"user_name": "alice", "new_certificate": cert("new")}])
-    assert result["results"][0]["rotated"]
-    # The account is listed (ListUsers and each user's certificates) before the delete.
-    assert calls.index("ListUsers") < calls.index("DeleteSigningCertificate")
-
-
 def test_a_blocked_user_in_the_middle_does_not_stop_the_others(iam, run, cert):
     for name in ("u1", "u2", "u3"):
         iam.create_user(UserName=name)

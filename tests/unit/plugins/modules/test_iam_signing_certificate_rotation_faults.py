@@ -3,6 +3,8 @@ endpoint lost mid-run, a lost answer. Every entry, `changed` and the diff must s
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_rotation as module
@@ -11,6 +13,7 @@ from tests.unit.conftest import server_certificates
 from tests.unit.plugins.modules.test_iam_signing_certificate import upload_directly
 
 EXPIRED = {"days": -1, "starts_in_days": -30}
+OUTCOME = ("user_name", "rotated", "retired", "deleted_to_make_room", "failed", "changed")
 
 
 def rotate(run, users, check_mode=False, **options):
@@ -28,24 +31,30 @@ def due_users(iam, cert, names, spare=None):
     return [{"user_name": name, "new_certificate": cert(f"{name}-new")} for name in names]
 
 
-def test_a_user_refused_when_the_owner_lookup_is_denied_reports_nothing_done(iam, run, inject, cert):
-    """Deleting an expired spare cannot be undone, so who else holds the new certificate is looked up first."""
+def test_a_denied_owner_lookup_stops_no_rotation_and_check_mode_says_what_it_could_not_learn(
+    iam, run, inject, calls, cert
+):
+    """The real run never lists the account before it writes; check mode does, and says when it cannot."""
     users = due_users(iam, cert, ["alice"], spare="expired")
     before = holdings(iam, ["alice"])
     inject.fail("ListUsers", "AccessDenied", 403, times=2)
     preview = rotate(run, users, check_mode=True)
+    warned = json.dumps(preview.get("warnings"))  # ansible-core 2.19 returns warnings as mappings
+    assert "check mode could not find out whether another user of the account holds the new certificate" in warned
+    calls.clear()
     result = rotate(run, users)
+    assert "ListUsers" not in calls
     (entry,) = result["results"]
-    assert entry["failed"] and "could not find out whether another user holds the new certificate" in entry["msg"]
-    assert not entry["rotated"] and not entry["changed"] and entry["retired"] == entry["deleted_to_make_room"] == []
-    assert result["diff"]["after"]["users"] == {}
+    assert entry["rotated"] and len(entry["deleted_to_make_room"]) == 1 and not entry["failed"]
+    assert [{k: e[k] for k in OUTCOME} for e in preview["results"]] == [{k: entry[k] for k in OUTCOME}]
     assert_results_are_what_iam_holds(result, before, iam)
-    assert preview["results"] == result["results"]
 
 
-def test_a_valid_spare_is_deleted_to_make_room_without_listing_the_account(iam, run, calls, inject, cert):
-    """A deleted certificate that is still valid can be put back if the upload fails: no account-wide lookup."""
-    users = due_users(iam, cert, ["alice"], spare="valid")
+@pytest.mark.parametrize("spare", ["valid", "expired"])
+def test_a_spare_is_deleted_to_make_room_without_listing_the_account(iam, run, calls, cert, spare):
+    """A valid spare can be put back if the upload fails; an expired one cannot be needed: no account-wide lookup
+    before the delete either way."""
+    users = due_users(iam, cert, ["alice"], spare=spare)
     calls.clear()
     result = rotate(run, users)
     assert result["results"][0]["rotated"] and "ListUsers" not in calls
@@ -151,3 +160,93 @@ def test_a_certificate_handed_from_one_listed_user_to_another_is_refused_the_sam
     assert "IAM user 'alice'" in x2["msg"] and "this run" in x2["msg"], x2["msg"]
     if not check_mode:
         assert_results_are_what_iam_holds(result, before, iam)
+
+
+def took_effect_but_its_answer_was_lost(inject, action: str, effect) -> None:
+    """The next request of action reaches IAM and takes effect (`effect`, made with plain boto3), but its answer is
+    lost, and every retry of botocore is throttled."""
+    inject.fail(action, "Throttling", times=1, before=effect)
+    inject.fail(action, "Throttling", times=3)
+
+
+def test_a_make_room_delete_whose_answer_was_lost_is_reported_as_done(iam, run, inject, cert, clock):
+    upload_directly(iam, cert("old", days=5))
+    spare = upload_directly(iam, cert("spare"), status="Inactive")
+    before = holdings(iam, ["alice"])
+    took_effect_but_its_answer_was_lost(
+        inject,
+        "DeleteSigningCertificate",
+        lambda: iam.delete_signing_certificate(UserName="alice", CertificateId=spare),
+    )
+    result = rotate(run, [{"user_name": "alice", "new_certificate": cert("new")}])
+    (entry,) = result["results"]
+    assert entry["rotated"] and entry["deleted_to_make_room"] == [spare]
+    assert_results_are_what_iam_holds(result, before, iam)
+
+
+@pytest.mark.parametrize("step", ["retire", "activate"])
+def test_a_status_change_whose_answer_was_lost_is_reported_as_done(iam, run, inject, cert, clock, step):
+    new = cert("new")
+    old = upload_directly(iam, cert("old", days=5))
+    uploaded = upload_directly(iam, new, status="Inactive") if step == "activate" else None
+    before = holdings(iam, ["alice"])
+    target, status = (old, "Inactive") if step == "retire" else (uploaded, "Active")
+    took_effect_but_its_answer_was_lost(
+        inject,
+        "UpdateSigningCertificate",
+        lambda: iam.update_signing_certificate(UserName="alice", CertificateId=target, Status=status),
+    )
+    result = rotate(run, [{"user_name": "alice", "new_certificate": new}])
+    (entry,) = result["results"]
+    assert entry["rotated"] and entry["retired"] == [old] and not entry["failed"], entry
+    assert_results_are_what_iam_holds(result, before, iam)
+
+
+def test_a_put_back_whose_answer_was_lost_is_reported_and_left_inactive(iam, run, inject, cert, clock):
+    old = upload_directly(iam, cert("old", days=5))
+    spare_body = cert("spare")
+    spare = upload_directly(iam, spare_body, status="Inactive")
+    before = holdings(iam, ["alice"])
+    inject.fail("UploadSigningCertificate", "AccessDenied", 403)  # the new certificate's upload is refused
+    put_back = []
+    took_effect_but_its_answer_was_lost(
+        inject, "UploadSigningCertificate", lambda: put_back.append(upload_directly(iam, spare_body))
+    )
+    result = rotate(run, [{"user_name": "alice", "new_certificate": cert("new")}])
+    (entry,) = result["results"]
+    assert f"deleted to make room and then uploaded again: {spare} as {put_back[0]}" in entry["msg"]
+    assert server_certificates(iam) == {old: "Active", put_back[0]: "Inactive"}
+    assert_results_are_what_iam_holds(result, before, iam)
+
+
+def test_a_spare_someone_else_deleted_meanwhile_is_neither_claimed_nor_put_back(iam, run, inject, cert):
+    """Another hand deletes the spare (revoked, say) just before the rotation's delete: room is made, but not by this
+    run, and when the upload then fails the spare is not uploaded again."""
+    old = upload_directly(iam, cert("old", days=5))
+    spare = upload_directly(iam, cert("revoked-spare"), status="Inactive")
+    before = holdings(iam, ["alice"])
+    inject.fail(
+        "DeleteSigningCertificate",
+        "NoSuchEntity",
+        404,
+        before=lambda: iam.delete_signing_certificate(UserName="alice", CertificateId=spare),
+    )
+    inject.fail("UploadSigningCertificate", "AccessDenied", 403)
+    result = rotate(run, [{"user_name": "alice", "new_certificate": cert("new")}])
+    (entry,) = result["results"]
+    assert entry["failed"] and entry["deleted_to_make_room"] == [] and not entry["changed"]
+    assert server_certificates(iam) == {old: "Active"}
+    assert result["diff"]["after"]["users"] == {} and before["alice"] != server_certificates(iam)
+
+
+def test_the_first_request_of_a_run_dropped_fails_that_user_alone(iam, run, inject, cert):
+    """Nothing answered yet when the first request fails on its way: the endpoint is suspect, not lost; the next
+    user's request shows it is there."""
+    names = ["u1", "u2", "u3"]
+    users = due_users(iam, cert, names)
+    before = holdings(iam, names)
+    inject.drop("ListSigningCertificates", times=4, user="u1")
+    result = rotate(run, users, max_concurrency=1)
+    assert [entry["rotated"] for entry in result["results"]] == [False, True, True]
+    assert result["results"][0]["error_code"] == "Unreachable" and "IAM user 'u1'" in result["results"][0]["msg"]
+    assert_results_are_what_iam_holds(result, before, iam)
