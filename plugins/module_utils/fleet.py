@@ -172,11 +172,36 @@ def _entry_refusal(number: int, user_name: str | None, entry: dict[str, Any]) ->
     return None
 
 
-def parse_users(users: list[dict[str, Any]]) -> list[Rotation]:
-    """One Rotation per entry; an entry that breaks a rule is refused alone, before any call. An entry without a user
-    name is named by its position, from 1 as a user counts."""
+ENTRY_KEYS = ("user_name", "new_certificate")
+
+
+def _entry_shape_refusal(number: int, entry: Any) -> Refusal | None:
+    """Why an entry of users is not a mapping of user_name and new_certificate, or None."""
+    if not isinstance(entry, dict):
+        return Refusal(
+            f"users[{number}] must be a mapping of user_name and new_certificate, got {type(entry).__name__}",
+            INVALID_PARAMETERS,
+        )
+    unknown = sorted(str(key) for key in entry if key not in ENTRY_KEYS)
+    if unknown:
+        return Refusal(
+            f"users[{number}] has {'an unknown key' if len(unknown) == 1 else 'unknown keys'} "
+            f"{', '.join(repr(key) for key in unknown)}: only user_name and new_certificate",
+            INVALID_PARAMETERS,
+        )
+    return None
+
+
+def parse_users(users: list[Any]) -> list[Rotation]:
+    """One Rotation per entry; an entry that breaks a rule is refused alone, before any call. An entry is named by its
+    position, from 1 as a user counts, when it has no user name to be named by."""
     rotations = []
     for number, entry in enumerate(users, start=1):
+        shape = _entry_shape_refusal(number, entry)
+        if shape is not None:
+            name = _entry_user_name(entry.get("user_name")) if isinstance(entry, dict) else None
+            rotations.append(Rotation(name, None, shape))
+            continue
         user_name, new = _entry_user_name(entry.get("user_name")), None
         refusal = _entry_refusal(number, user_name, entry)
         if refusal is None:

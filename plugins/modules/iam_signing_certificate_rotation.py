@@ -46,25 +46,17 @@ author:
 options:
   users:
     description:
-      - The users to rotate, each with the new certificate to rotate to.
+      - The users to rotate, each a mapping of two keys - C(user_name), the IAM user (a string; a number, a name
+        templated from digits only, is taken as the name it spells), and C(new_certificate), the new certificate's
+        PEM body, one C(-----BEGIN CERTIFICATE-----) block (text around it is ignored; a private key is refused and
+        never shown). Both are required in each entry.
       - A user may appear once. Two users may not be given the same certificate.
-      - An entry that breaks a rule (its user name or certificate missing, null, false or empty, invalid, or given
-        twice) is refused alone, before any call; the other users are rotated, and the task fails naming it.
+      - An entry that breaks a rule (not a mapping, a key other than those two, its user name or certificate missing,
+        null, false or empty, invalid, or given twice) is refused alone, before any call, named by its position
+        (C(users[1]) is the first); the other users are rotated, and the task fails naming it.
     type: list
-    elements: dict
+    elements: raw
     required: true
-    suboptions:
-      user_name:
-        description:
-          - The IAM user. Required in each entry.
-          - A string; a number (a name templated from digits only) is taken as the name it spells.
-        type: raw
-      new_certificate:
-        description:
-          - The new certificate's PEM body, one C(-----BEGIN CERTIFICATE-----) block (text around it is ignored).
-            Required in each entry.
-          - A private key is refused and never shown.
-        type: raw
   threshold_days:
     description:
       - Rotate a user only when every active certificate expires within this many days (or has expired).
@@ -208,13 +200,8 @@ def check_options(module: AwsModule) -> None:
 def main() -> None:
     module = AwsModule(
         argument_spec={
-            "users": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                # Checked per entry by parse_users, so that one bad entry is refused alone, not the whole list.
-                "options": {"user_name": {"type": "raw"}, "new_certificate": {"type": "raw"}},
-            },
+            # Each entry is checked by parse_users, so that one bad entry is refused alone, not the whole list.
+            "users": {"type": "list", "elements": "raw", "required": True},
             "threshold_days": {"type": "int", "default": 30},
             "force": {"type": "bool", "default": False},
             "old_certificate_action": {

@@ -128,6 +128,27 @@ def test_an_entry_without_a_user_name_or_certificate_is_refused_alone(iam, run, 
     assert result["msg"].startswith("3 of 4 users could not be rotated")
 
 
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (None, "users[1] must be a mapping of user_name and new_certificate, got NoneType"),
+        (False, "users[1] must be a mapping of user_name and new_certificate, got bool"),
+        ("carol", "users[1] must be a mapping of user_name and new_certificate, got str"),
+        ([], "users[1] must be a mapping of user_name and new_certificate, got list"),
+        ({"user_name": "carol", "new_certificate": "x", "extra": 1}, "users[1] has an unknown key 'extra'"),
+    ],
+    ids=["null", "false", "string", "list", "unknown-key"],
+)
+def test_an_entry_that_is_not_a_mapping_of_the_two_keys_is_refused_alone(iam, run, cert, entry, message):
+    upload_directly(iam, cert("old", days=5))
+    result = rotate(run, [entry, {"user_name": "alice", "new_certificate": cert("new")}])
+    odd, alice = result["results"]
+    assert odd["failed"] and not odd["changed"] and odd["error_code"] == "InvalidParameters"
+    assert odd["msg"].startswith(message), odd["msg"]
+    assert alice["rotated"] and not alice["failed"]
+    assert result["msg"].startswith("1 of 2 users could not be rotated")
+
+
 def test_a_user_name_templated_to_a_number_is_the_name_it_spells(iam, run, cert):
     iam.create_user(UserName="1234")
     result = rotate(run, [{"user_name": 1234, "new_certificate": cert("digits")}])
