@@ -17,10 +17,17 @@ to each request before and after moto sees it. What each rule does, as IAM does 
   answered 400 Throttling "Rate exceeded", as IAM answers them; botocore's retry modes back off and retry.
 - An omitted UserName acts on the user whose access key signs the request (moto refuses it).
 
+The consistency window is a model, not IAM's exact behaviour: a user's listings show the state from before the first
+write of a burst until `consistency_delay` after its last write, then the truth; IAM may show some writes sooner,
+others later, and never promises monotonic reads.
+
 Not emulated: IAM's authorization (every signed request is allowed; moto's own IAM checks are off), signature
 checks, the caller's own certificates when the caller is an account's root (an omitted UserName with credentials
 that are not an IAM user's access key is moto's answer), the consistency of anything but signing certificates
-(a new user is listed at once), and the exact text of IAM's messages beyond the codes and their meaning.
+(a new user is listed at once), user names that differ only in case (IAM takes them for the same user; moto does
+not), whether IAM refuses an expired certificate (moto accepts it; the collection never counts on uploading one
+again), and the exact text of IAM's messages beyond the codes and their meaning. moto's accounts live in the
+process: an emulator starts by emptying them, and two emulators in one process share them.
 
     with IamEmulator(IamRules(consistency_delay=2)) as emulator:
         client = boto3.client("iam", endpoint_url=emulator.url, ...)   # through the rules
@@ -368,6 +375,7 @@ class IamEmulator:
         host, port = self._server.get_host_and_port()
         assert host == "127.0.0.1", host
         self.moto_url = f"http://127.0.0.1:{port}"
+        self._empty_moto()  # moto's accounts live in the process: an earlier emulator's users are not this one's
         self.proxy = LoopbackProxy(self.moto_url, latency=self._latency, middleware=self.rules, port=self._port)
         self.proxy.start()
         return self
@@ -410,13 +418,16 @@ class IamEmulator:
 
     def reset(self) -> None:
         """Empty every account, and forget what the rules remember."""
+        self._empty_moto()
+        if self.rules is not None:
+            self.rules.reset()
+
+    def _empty_moto(self) -> None:
         import urllib.request
 
         request = urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
-        if self.rules is not None:
-            self.rules.reset()
 
 
 _ANSWERED = "certops_emulator_answered"
