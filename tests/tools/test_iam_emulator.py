@@ -76,7 +76,7 @@ def test_racing_uploads_of_one_certificate_leave_one_copy(iam, emulator):
     body = make_certificate("raced")
     for number in range(6):
         iam.create_user(UserName=f"racer{number}")
-    clients = [client(emulator.url, attempts=1) for _ in range(6)]
+    clients = [client(emulator.url, attempts=1) for _racer in range(6)]
 
     def upload(number: int) -> str:
         try:
@@ -162,7 +162,7 @@ def test_requests_above_the_rate_are_throttled_as_iam_answers(iam, emulator, rul
     rules.throttle_rate, rules.throttle_burst = 5.0, 5
     once = client(emulator.url, attempts=1)
     answers = []
-    for _ in range(12):
+    for _attempt in range(12):
         try:
             once.list_signing_certificates(UserName="alice")
             answers.append("ok")
@@ -170,7 +170,7 @@ def test_requests_above_the_rate_are_throttled_as_iam_answers(iam, emulator, rul
             answers.append(f"{error.response['Error']['Code']}: {error.response['Error']['Message']}")
     assert "Throttling: Rate exceeded" in answers and answers[:5] == ["ok"] * 5, answers
     patient = client(emulator.url, attempts=10)
-    for _ in range(8):
+    for _attempt in range(8):
         patient.list_signing_certificates(UserName="alice")  # botocore backs off and gets through
     assert rules.answered["Throttling"] >= 1
 
