@@ -436,8 +436,34 @@ def test_a_missing_certificate_file_stops_the_play_before_anything_is_written(
         [{"user": USER, "certificate_file": str(path)}, {"user": "bob", "certificate_file": "certs/nowhere.pem"}],
     )
     assert run.rc == 2, run.output
-    assert f"certificate files not found: {ansible.workdir}/certs/nowhere.pem" in run.stdout
+    assert "rotations[2] (bob): certificate file not found: certs/nowhere.pem" in run.stdout
     assert statuses(iam) == {old: "Active"}
+
+
+def test_empty_or_malformed_rotations_stop_the_play_naming_each_problem(ansible, iam_endpoint, iam, user, pem_file):
+    """A survey left blank is not a success; an entry with another key (a typo) is named, never a crash."""
+    old = upload(iam, pem_file("old", days=5)[1])
+    empty = rotate(ansible, iam_endpoint, [])
+    assert empty.rc == 2, empty.output
+    message = empty.task("Check the rotations before anything is written")["result"]["msg"]
+    assert message.startswith("no rotations given: give them as a list `rotations` of entries"), message
+    typo = rotate(ansible, iam_endpoint, [{"user": USER, "certifcate": "x"}])
+    assert typo.rc == 2, typo.output
+    message = typo.task("Check the rotations before anything is written")["result"]["msg"]
+    assert message == (
+        f"rotations[1] ({USER}): unknown key 'certifcate' (user, certificate_file, certificate); rotations[1] "
+        f"({USER}): give certificate_file (a path) or certificate (the PEM text)"
+    ), message
+    assert statuses(iam) == {old: "Active"}
+
+
+def test_a_certificate_given_as_text_is_rotated_to_as_a_file_is(ansible, iam_endpoint, iam, user, pem_file):
+    """As a survey or extra vars give it: the PEM text itself in the entry."""
+    old = upload(iam, pem_file("old", days=5)[1])
+    _path, pem = pem_file("from-a-survey")
+    run = rotate(ansible, iam_endpoint, [{"user": USER, "certificate": pem}])
+    assert run.rc == 0, run.output
+    assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, fingerprint(pem)): "Active"}
 
 
 def test_a_user_listed_twice_stops_the_play_naming_only_that_user(ansible, iam_endpoint, iam, user, pem_file):
