@@ -79,7 +79,8 @@ class Certificate:
             "fingerprint_sha256": self.fingerprint_sha256,
             "subject": self.subject,
             "issuer": self.issuer,
-            "serial_number": self.serial_number,
+            # A string: about 160 bits, more than a JSON number holds exactly (JavaScript rounds it).
+            "serial_number": str(self.serial_number),
             "serial_number_hex": serial_hex(self.serial_number),
             "not_before": iso8601(self.not_before),
             "not_after": iso8601(self.not_after),

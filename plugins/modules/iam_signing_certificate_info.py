@@ -131,9 +131,11 @@ certificates:
       type: str
       sample: CN=bob,O=Example
     serial_number:
-      description: The serial number, as an integer.
-      type: int
-      sample: 1234567890
+      description:
+        - The serial number in decimal, as a string - it is about 160 bits, more than a JSON number holds
+          exactly (a JavaScript UI such as AWX's would round it).
+      type: str
+      sample: "1234567890"
     serial_number_hex:
       description: The serial number in upper-case hex, as C(openssl x509 -serial) prints it.
       type: str

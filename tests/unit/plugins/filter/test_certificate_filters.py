@@ -20,7 +20,7 @@ def held(certificate_id, days):
 def test_x509_certificate_info_filter():
     fields = FILTERS["x509_certificate_info"](make_certificate("filtered", days=20))
     assert fields["subject"] == "O=certops,CN=filtered" and fields["days_to_expiry"] == 19
-    assert int(fields["serial_number_hex"], 16) == fields["serial_number"]
+    assert int(fields["serial_number_hex"], 16) == int(fields["serial_number"])
 
 
 @pytest.mark.parametrize(("body", "expected"), [("nope", "is not PEM"), (private_key_pem(), "contains a private key")])

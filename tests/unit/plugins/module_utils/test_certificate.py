@@ -91,8 +91,9 @@ def test_parsed_fields():
     fields = load_certificate(body).fields(datetime.datetime.now(datetime.timezone.utc))
     assert fields["subject"] == "O=certops,CN=parsed-cn"
     assert fields["issuer"] == fields["subject"]
-    assert isinstance(fields["serial_number"], int) and fields["serial_number"] > 0
-    assert int(fields["serial_number_hex"], 16) == fields["serial_number"]
+    # A decimal string: a JSON number would lose digits in a JavaScript consumer (AWX's UI).
+    assert isinstance(fields["serial_number"], str) and int(fields["serial_number"]) > 0
+    assert int(fields["serial_number_hex"], 16) == int(fields["serial_number"])
     assert fields["not_after"].endswith("Z") and fields["not_before"].endswith("Z")
     assert fields["days_to_expiry"] == 9  # just under 10 whole days remain
 
