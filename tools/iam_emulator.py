@@ -41,7 +41,9 @@ plans, tools/iam_faults.py) before moto's in-process mock.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import itertools
 import re
 import threading
 import time
@@ -186,13 +188,13 @@ class IamRules:
                     request = _with_form(request, form)
             refused = self._refusal(action, form, access_key)
         if refused is not None:
-            self.answered[refused.code] = self.answered.get(refused.code, 0) + 1
+            self._answered(refused.code)
             return _answer(refused.response)
         if action == "UploadSigningCertificate" and self.duplicates:
             with self._uploads:
                 duplicate = self._duplicate(access_key, form.get("CertificateBody"))
                 if duplicate is not None:
-                    self.answered["DuplicateCertificate"] = self.answered.get("DuplicateCertificate", 0) + 1
+                    self._answered("DuplicateCertificate")
                     return _answer(duplicate)
                 return self._write(request, form, access_key, forward)
         if action in WRITES:
@@ -204,6 +206,10 @@ class IamRules:
             if conflict is not None:
                 return _answer(conflict)
         return forward(request)
+
+    def _answered(self, code: str) -> None:
+        with self._lock:
+            self.answered[code] = self.answered.get(code, 0) + 1
 
     # -- rules ----------------------------------------------------------------------------------------------------
     def _throttled(self, access_key: str) -> _Refusal | None:
@@ -248,7 +254,7 @@ class IamRules:
         user = iam.users.get(user_name or "")
         if user is None or not user.signing_certificates:
             return None
-        self.answered["DeleteConflict"] = self.answered.get("DeleteConflict", 0) + 1
+        self._answered("DeleteConflict")
         return aws_error("DeleteConflict", "Cannot delete entity, must delete signing certificates first.", 409)
 
     def _duplicate(self, access_key: str, body: str | None) -> CannedResponse | None:
@@ -361,32 +367,25 @@ class IamEmulator:
         self.rules = rules
         self._port = port
         self._latency = latency
-        self._server: Any = None
+        self._stack: contextlib.ExitStack | None = None
         self.proxy: LoopbackProxy | None = None
 
     def start(self) -> IamEmulator:
-        import logging
+        from tools.harness import moto_server, reset_moto
 
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        assert host == "127.0.0.1", host
-        self.moto_url = f"http://127.0.0.1:{port}"
-        self._empty_moto()  # moto's accounts live in the process: an earlier emulator's users are not this one's
-        self.proxy = LoopbackProxy(self.moto_url, latency=self._latency, middleware=self.rules, port=self._port)
-        self.proxy.start()
+        self._stack = contextlib.ExitStack()
+        self.moto_url = self._stack.enter_context(moto_server())
+        reset_moto(self.moto_url)  # moto's accounts live in the process: an earlier emulator's users are not this one's
+        self.proxy = self._stack.enter_context(
+            LoopbackProxy(self.moto_url, latency=self._latency, middleware=self.rules, port=self._port)
+        )
         return self
 
     def stop(self) -> None:
-        if self.proxy is not None:
-            self.proxy.stop()
+        if self._stack is not None:
+            self._stack.close()  # the front first, then moto
+            self._stack = None
             self.proxy = None
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
     def __enter__(self) -> IamEmulator:
         return self.start()
@@ -418,16 +417,11 @@ class IamEmulator:
 
     def reset(self) -> None:
         """Empty every account, and forget what the rules remember."""
-        self._empty_moto()
+        from tools.harness import reset_moto
+
+        reset_moto(self.moto_url)
         if self.rules is not None:
             self.rules.reset()
-
-    def _empty_moto(self) -> None:
-        import urllib.request
-
-        request = urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
 
 
 _ANSWERED = "certops_emulator_answered"
@@ -461,7 +455,7 @@ class InProcessFront:
     def __init__(self, rules: IamRules | None = None, fault: Callable[[ProxyRequest], Any] | None = None) -> None:
         self.rules = rules
         self.fault = fault
-        self._numbers = iter(range(1, 1 << 62))
+        self._numbers = itertools.count(1)
 
     def __call__(self, request: Any, event_name: str, **_kwargs: Any) -> Any:
         import botocore.exceptions

@@ -43,6 +43,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     predicted_record,
     record,
     same_user,
+    user_name_of,
 )
 
 # How often a user about to start looks whether the requests out decided a suspect endpoint's fate.
@@ -145,13 +146,6 @@ class Rotation:
         return entry
 
 
-def _entry_user_name(value: Any) -> str | None:
-    """The user name of an entry: a string, or the name a number spells (a name templated from digits)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
 def _entry_refusal(number: int, user_name: str | None, entry: dict[str, Any]) -> Refusal | None:
     """Why an entry cannot be rotated before anything is read, or None."""
     if user_name is None:
@@ -199,10 +193,10 @@ def parse_users(users: list[Any]) -> list[Rotation]:
     for number, entry in enumerate(users, start=1):
         shape = _entry_shape_refusal(number, entry)
         if shape is not None:
-            name = _entry_user_name(entry.get("user_name")) if isinstance(entry, dict) else None
+            name = user_name_of(entry.get("user_name")) if isinstance(entry, dict) else None
             rotations.append(Rotation(name, None, shape))
             continue
-        user_name, new = _entry_user_name(entry.get("user_name")), None
+        user_name, new = user_name_of(entry.get("user_name")), None
         refusal = _entry_refusal(number, user_name, entry)
         if refusal is None:
             try:

@@ -9,18 +9,17 @@ in) or `certificate` (the PEM text, as a survey or extra vars give it). Entries 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
+
+from ansible_collections.certops.aws.plugins.module_utils.rules import not_given, user_name_of
 
 ENTRY_KEYS = ("user", "certificate_file", "certificate")
 HOW_TO_GIVE = (
     "give them as a list `rotations` of entries with `user` and `certificate_file` (a path) or `certificate` (the "
     "PEM text), for example with -e @rotations.yml"
 )
-
-
-def _given(value: Any) -> bool:
-    return value is not None and value is not False and value != ""
 
 
 def _name(number: int, entry: Any) -> str:
@@ -39,17 +38,17 @@ def _entry_problems(number: int, entry: Any, is_file: Callable[[str], bool]) -> 
     if unknown:
         problems.append(f"{name}: unknown key {', '.join(map(repr, unknown))} (user, certificate_file, certificate)")
     user = entry.get("user")
-    if not _given(user):
+    if not_given(user):
         problems.append(f"{name}: user is required")
-    elif not isinstance(user, (str, int)) or isinstance(user, bool):
+    elif user_name_of(user) is None:
         problems.append(f"{name}: user must be a string, got {type(user).__name__}")
     path, body = entry.get("certificate_file"), entry.get("certificate")
-    if _given(path) and _given(body):
+    if not not_given(path) and not not_given(body):
         problems.append(f"{name}: give certificate_file or certificate, not both")
-    elif _given(body):
+    elif not not_given(body):
         if not isinstance(body, str):
             problems.append(f"{name}: certificate must be the PEM text, got {type(body).__name__}")
-    elif not _given(path):
+    elif not_given(path):
         problems.append(f"{name}: give certificate_file (a path) or certificate (the PEM text)")
     elif not isinstance(path, str):
         problems.append(f"{name}: certificate_file must be a path, got {type(path).__name__}")
@@ -60,31 +59,23 @@ def _entry_problems(number: int, entry: Any, is_file: Callable[[str], bool]) -> 
 
 def entry_problems(rotations: Any, is_file: Callable[[str], bool]) -> list[str]:
     """Every reason the rotations cannot be carried out as given, in order; empty when they can."""
-    if not _given(rotations) or rotations == []:
+    if not_given(rotations) or rotations == []:
         return [f"no rotations given: {HOW_TO_GIVE}"]
     if not isinstance(rotations, list):
         return [f"rotations must be a list, got {type(rotations).__name__}: {HOW_TO_GIVE}"]
     problems = [
         problem for number, entry in enumerate(rotations, 1) for problem in _entry_problems(number, entry, is_file)
     ]
-    seen: dict[str, int] = {}
-    for entry in rotations:
-        user = entry.get("user") if isinstance(entry, dict) else None
-        if isinstance(user, (str, int)) and not isinstance(user, bool) and _given(user):
-            key = str(user).casefold()  # IAM user names ignore case
-            seen[key] = seen.get(key, 0) + 1
+    names = [user_name_of(entry.get("user")) for entry in rotations if isinstance(entry, dict)]
+    names = [name for name in names if name is not None]
+    counts = Counter(name.casefold() for name in names)  # IAM user names ignore case
     twice: dict[str, str] = {}  # casefolded -> the spelling of its first entry
-    for entry in rotations:
-        if isinstance(entry, dict) and _counted_twice(entry, seen):
-            twice.setdefault(str(entry["user"]).casefold(), str(entry["user"]))
+    for name in names:
+        if counts[name.casefold()] > 1:
+            twice.setdefault(name.casefold(), name)
     if twice:
         problems.append(f"a user appears more than once in rotations: {', '.join(twice.values())}")
     return problems
-
-
-def _counted_twice(entry: dict[str, Any], seen: dict[str, int]) -> bool:
-    user = entry.get("user")
-    return isinstance(user, (str, int)) and not isinstance(user, bool) and seen.get(str(user).casefold(), 0) > 1
 
 
 def rotation_users(rotations: list[dict[str, Any]], read: Callable[[str], str]) -> list[dict[str, str]]:
@@ -92,9 +83,9 @@ def rotation_users(rotations: list[dict[str, Any]], read: Callable[[str], str]) 
     return [
         {
             "user_name": str(entry["user"]),
-            "new_certificate": entry["certificate"]
-            if _given(entry.get("certificate"))
-            else read(entry["certificate_file"]),
+            "new_certificate": read(entry["certificate_file"])
+            if not_given(entry.get("certificate"))
+            else entry["certificate"],
         }
         for entry in rotations
     ]

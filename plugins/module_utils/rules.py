@@ -55,6 +55,14 @@ def not_given(value: Any) -> bool:
     return value is None or value is False or value == ""
 
 
+def user_name_of(value: Any) -> str | None:
+    """A user name as an entry gives it: a string, or the name a number spells (a name templated from digits);
+    None for anything else (not given, a boolean, a mapping...)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
 def same_user(first: str | None, second: str | None) -> bool:
     """IAM user names are unique without regard to case: Bob and bob are the same user."""
     return (first or "").casefold() == (second or "").casefold()
