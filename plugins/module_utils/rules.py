@@ -119,6 +119,12 @@ def predicted_record(user_name: str | None, certificate: Certificate, now: datet
     }
 
 
+def without_body(rec: Record | None) -> Record | None:
+    """A record without its PEM body: where the body is the caller's own option value, or one of many (a result
+    that repeated bodies would be mostly base64, and each AWX job event carries the whole result)."""
+    return None if rec is None else {key: value for key, value in rec.items() if key != "certificate_body"}
+
+
 DIFF_KEYS = ("certificate_id", "status", "fingerprint_sha256", "not_after")
 
 

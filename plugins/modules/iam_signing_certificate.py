@@ -201,7 +201,11 @@ certificate:
       type: str
       sample: "2026-11-26T12:00:00Z"
     certificate_body:
-      description: The PEM body as IAM stores it.
+      description:
+        - The PEM body as IAM stores it, when the task found the certificate by O(certificate_id) alone.
+        - Not returned when O(certificate_body) was given - it is that body, which the task's invocation already
+          holds - so a result carries a body at most once.
+      returned: when O(certificate_body) is not given
       type: str
     fingerprint_sha256:
       description: SHA-256 of the DER encoding, colon-separated hex; the certificate's identity.
@@ -249,7 +253,8 @@ certificates:
   description:
     - All signing certificates of the user after the task (predicted in check mode), oldest upload first.
     - With O(wait=true), as the listing that showed the change has them.
-    - Each has the same keys as RV(certificate).
+    - Each has the same keys as RV(certificate) except C(certificate_body) - the bodies of a user's
+      certificates come from M(certops.aws.iam_signing_certificate_info), so that this result stays small.
   returned: success
   type: list
   elements: dict
@@ -308,6 +313,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     diff_view,
     oldest_first,
     same_user,
+    without_body,
 )
 
 OWNER_LOOKUP_CONCURRENCY = 8
@@ -397,6 +403,12 @@ def settle_duplicate(
     return replace(replanned, actions=(), refusal=refusal)
 
 
+def returned_certificate(certificate: Record | None, request: Request) -> Record | None:
+    """The certificate as the task returns it: with its body only when the task was not given the body (found by
+    certificate_id alone), so that a body appears once in a result (invocation.module_args holds the given one)."""
+    return without_body(certificate) if request.certificate is not None else certificate
+
+
 def wait_until_listed(
     module: AwsModule, api: SigningCertificates, request: Request, plan: Plan, now: datetime.datetime
 ) -> tuple[Record | None, list[Record]]:
@@ -411,7 +423,10 @@ def wait_until_listed(
         listed = listed_as_requested(api, request, timeout, now)
     except IamError as error:
         module.fail_json(
-            msg=f"{written}, but then: {error.message}", error_code=error.code, changed=True, certificate=plan.target
+            msg=f"{written}, but then: {error.message}",
+            error_code=error.code,
+            changed=True,
+            certificate=returned_certificate(plan.target, request),
         )
     if listed is None:
         module.fail_json(
@@ -420,7 +435,7 @@ def wait_until_listed(
             "effect; look again later or raise wait_timeout",
             error_code=NOT_VISIBLE,
             changed=True,
-            certificate=plan.target,
+            certificate=returned_certificate(plan.target, request),
         )
     found = find_target(listed, request)
     return (found if isinstance(found, dict) else None), oldest_first(listed)
@@ -468,7 +483,10 @@ def main() -> None:
             # The certificate is there now: this task's own upload took effect if it was sent more than once.
             run.changed = run.changed or raced.resent
         if run.error is not None:
-            module.fail_json(**run.failure())
+            failure = run.failure()
+            if "certificate" in failure:
+                failure["certificate"] = returned_certificate(failure["certificate"], request)
+            module.fail_json(**failure)
         plan, changed = (with_upload(plan, run.uploaded) if run.uploaded else plan), run.changed
 
     certificate, certificates = plan.target, plan.after
@@ -476,7 +494,11 @@ def main() -> None:
     if module.params["wait"] and not module.check_mode and changed and plan.actions:
         certificate, certificates = wait_until_listed(module, api, request, plan, now)
 
-    result: dict[str, Any] = {"changed": changed, "certificate": certificate, "certificates": certificates}
+    result: dict[str, Any] = {
+        "changed": changed,
+        "certificate": returned_certificate(certificate, request),
+        "certificates": [without_body(rec) for rec in certificates],
+    }
     if module.check_mode and plan.target is not None and plan.target["certificate_id"] is None:
         result["msg"] = PREDICTED_UPLOAD
     if module._diff:

@@ -52,6 +52,14 @@ options:
       - V(0) keeps the certificates that have expired. A certificate whose body IAM returned unparseable
         never matches. At most V(36500).
     type: int
+  include_body:
+    description:
+      - Whether each certificate's PEM body is returned, as RV(certificates[].certificate_body).
+      - V(false) for an audit of many certificates - a body is about 1.6 kB, the rest of a certificate's entry
+        about 0.5 kB, and a report needs only the parsed fields (each AWX job event carries the whole result).
+    type: bool
+    default: true
+    version_added: 0.3.0
 extends_documentation_fragment:
   - certops.aws.aws
 attributes:
@@ -85,6 +93,13 @@ EXAMPLES = r"""
   loop_control:
     label: "{{ item.certificate_id }}"
 
+- name: The same for a report of many users - without the PEM bodies, which the report does not show
+  certops.aws.iam_signing_certificate_info:
+    all_users: true
+    expiring_within_days: 30
+    include_body: false
+  register: expiring_for_report
+
 # Ad hoc, from a shell:
 # ansible localhost -m certops.aws.iam_signing_certificate_info -a 'user_name=bob'
 """
@@ -114,7 +129,10 @@ certificates:
       type: str
       sample: "2026-11-26T12:00:00Z"
     certificate_body:
-      description: The PEM body as IAM stores it.
+      description:
+        - The PEM body as IAM stores it.
+        - The only place a body is returned from IAM - what a task needs to use the certificate elsewhere.
+      returned: when O(include_body=true)
       type: str
     fingerprint_sha256:
       description:
@@ -221,6 +239,7 @@ def main() -> None:
             "certificate_id": {"type": "str", "aliases": ["id"]},
             "status": {"type": "str"},
             "expiring_within_days": {"type": "int"},
+            "include_body": {"type": "bool", "default": True},
         },
         mutually_exclusive=[("user_name", "all_users")],
         supports_check_mode=True,
@@ -241,6 +260,9 @@ def main() -> None:
     now = utc_now()
     certificates = [c for c in (record(raw, now) for raw in listed) if wanted(c, params, now)]
     certificates.sort(key=lambda c: (c["user_name"] or "", c["upload_date"] or ""))
+    if not params["include_body"]:
+        for certificate in certificates:
+            del certificate["certificate_body"]
     module.exit_json(changed=False, certificates=certificates)
 
 

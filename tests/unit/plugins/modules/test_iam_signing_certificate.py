@@ -356,3 +356,25 @@ def test_check_mode_says_why_the_id_of_a_predicted_upload_is_null(iam, run, body
     assert "identify the certificate by certificate_body instead" in chained["msg"]
     real = run(module, {"user_name": "alice", "certificate_body": body})
     assert "msg" not in real
+
+
+# --- what a result carries --------------------------------------------------------------------------------------
+
+
+def test_a_result_carries_no_body_given_as_an_option_and_lists_the_users_certificates_without_bodies(
+    iam, run, cert, body
+):
+    upload_directly(iam, cert("older"), status="Inactive")
+    result = run(module, {"user_name": "alice", "certificate_body": body})
+    assert result["changed"] is True
+    assert "certificate_body" not in result["certificate"]
+    assert result["certificate"]["fingerprint_sha256"] and result["certificate"]["certificate_id"]
+    assert len(result["certificates"]) == 2
+    assert [c for c in result["certificates"] if "certificate_body" in c] == []
+
+
+def test_a_certificate_found_by_id_alone_is_returned_with_its_body(iam, run, body):
+    certificate_id = upload_directly(iam, body)
+    result = run(module, {"user_name": "alice", "certificate_id": certificate_id, "state": "inactive"})
+    assert result["certificate"]["certificate_body"].strip() == body.strip()
+    assert [c for c in result["certificates"] if "certificate_body" in c] == []

@@ -119,3 +119,13 @@ def test_concurrency_is_bounded(iam, run, cert):
         result = run(module, {"all_users": True, "max_concurrency": 3})
     assert result["certificates"] == []
     assert peak == 3
+
+
+def test_bodies_are_left_out_when_include_body_is_false_and_nothing_else_changes(account, run, calls):
+    with_bodies = run(module, {"all_users": True})["certificates"]
+    calls.clear()
+    without = run(module, {"all_users": True, "include_body": False})["certificates"]
+    assert all(c["certificate_body"].startswith("-----BEGIN CERTIFICATE-----") for c in with_bodies)
+    assert [c for c in without if "certificate_body" in c] == []
+    assert without == [{k: v for k, v in c.items() if k != "certificate_body"} for c in with_bodies]
+    assert calls.count("ListSigningCertificates") == 3
