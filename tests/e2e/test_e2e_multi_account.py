@@ -106,8 +106,11 @@ def test_a_failed_account_is_in_the_report_as_failed_and_fails_the_play(
             env={**aws_files, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
             options=("-i", str(inventory_with_a_broken_account(tmp_path)), "--forks", "3"),
             check=check,
+            diff=True,
         )
         assert run.rc == 2, run.output
+        assert "--- before" not in run.stdout, "the report was printed as a diff"
+        assert "-----BEGIN CERTIFICATE-----" not in run.output
         assert "staging                    : ok=" in run.stdout and "failed=1" in run.stdout
         with open(ansible.workdir / "reports" / "expiring_signing_certificates.csv", newline="") as handle:
             rows = list(csv.DictReader(handle))
@@ -118,3 +121,15 @@ def test_a_failed_account_is_in_the_report_as_failed_and_fails_the_play(
         markdown = (ansible.workdir / "reports" / "expiring_signing_certificates.md").read_text()
         assert "1 account(s) could not be audited: staging." in markdown
         (ansible.workdir / "reports" / "expiring_signing_certificates.csv").unlink()
+
+
+@pytest.mark.parametrize(
+    "inventory", ["all:\n  hosts: {}\n", "aws_accounts:\n  hosts: {}\n"], ids=["no-group", "empty"]
+)
+def test_an_inventory_without_accounts_fails_saying_how_to_give_them(ansible, iam_endpoint, tmp_path, inventory):
+    path = tmp_path / "inventory.yml"
+    path.write_text(inventory)
+    run = ansible.playbook(AUDIT, {"iam_endpoint_url": iam_endpoint}, options=("-i", str(path)))
+    assert run.rc == 2, run.output
+    assert "no account to audit: the inventory has no host in the group aws_accounts" in run.stdout
+    assert not (ansible.workdir / "reports").exists()
