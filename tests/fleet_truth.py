@@ -31,6 +31,6 @@ def assert_results_are_what_iam_holds(result: dict[str, Any], before: dict[str, 
             assert entry["msg"], entry
         diff_after = result.get("diff", {}).get("after", {}).get("users", {})
         if "diff" in result:
-            shown = {c["certificate_id"]: c["status"] for c in diff_after[user]} if user in diff_after else was
+            shown = {cid: c["status"] for cid, c in diff_after[user].items()} if user in diff_after else was
             assert shown == now, (user, shown, now)
     assert result["changed"] == any(entry["changed"] for entry in result["results"])

@@ -27,7 +27,12 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
     SigningCertificates,
     invalid_user_name,
 )
-from ansible_collections.certops.aws.plugins.module_utils.rotation import RotationPlan, records_after, rotation_plan
+from ansible_collections.certops.aws.plugins.module_utils.rotation import (
+    RotationPlan,
+    records_after,
+    rotation_plan,
+    summary_line,
+)
 from ansible_collections.certops.aws.plugins.module_utils.rules import (
     ACTIVE,
     DUPLICATE_CERTIFICATE,
@@ -36,7 +41,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     NO_SUCH_ENTITY,
     Record,
     Refusal,
-    diff_view,
+    diff_by_id,
     no_such_user,
     not_given,
     owner_refusal,
@@ -116,7 +121,8 @@ class Rotation:
         entry: dict[str, Any] = {
             "user_name": self.user_name,
             "rotated": False,
-            "reason": plan.reason if plan else "",
+            # A user refused before its plan was made: the refusal is the reason.
+            "reason": plan.reason if plan else (self.refusal.message if self.refusal else ""),
             "new_certificate_id": (plan.uploaded or {}).get("certificate_id") if plan else None,
             "new_fingerprint_sha256": self.new.fingerprint_sha256 if self.new else None,
             "retired": [],
@@ -248,6 +254,15 @@ class Rotator:
         # another, the endpoint is suspect.
         self._suspect_since: int | None = None
         self._lock = threading.Lock()
+
+    def results(self, rotations: list[Rotation]) -> list[dict[str, Any]]:
+        """The module's results: each user's entry, with its summary line."""
+        entries = []
+        for rotation in rotations:
+            entry = rotation.result()
+            entry["summary"] = summary_line(entry, self.check_mode, self.settings.retire_by_deleting)
+            entries.append(entry)
+        return entries
 
     def _note_transport_failure(self, error: IamError) -> None:
         """Count one request that failed on its way (once per request). The endpoint is lost when no connection can
@@ -416,8 +431,8 @@ class Rotator:
         """Diff mode: the certificates of each user the rotation changes (or would change), before and after."""
         before, after = {}, {}
         for rotation in rotations:
-            was = diff_view(rotation.records)
-            will = diff_view(rotation.after(self.settings.retire_by_deleting, self.now))
+            was = diff_by_id(rotation.records)
+            will = diff_by_id(rotation.after(self.settings.retire_by_deleting, self.now))
             if was != will:
                 before[rotation.user_name], after[rotation.user_name] = was, will
         return {"before": {"users": before}, "after": {"users": after}}

@@ -84,6 +84,22 @@ def _described(records: list[Record]) -> str:
     return ", ".join(one(rec) for rec in records)
 
 
+EXPIRES = ("expires on", "expire on")
+VALID_UNTIL = ("is valid until", "are valid until")
+
+
+def _active_until(records: list[Record], verbs: tuple[str, str], where: str) -> str:
+    """The active certificates and their expiry in words, e.g. "the active certificate X expires on D, <where>"."""
+
+    def expiry(rec: Record) -> str:
+        return rec.get("not_after") or "an unreadable date"
+
+    if len(records) == 1:
+        return f"the active certificate {records[0]['certificate_id']} {verbs[0]} {expiry(records[0])}, {where}"
+    each = ", ".join(f"{rec['certificate_id']} {expiry(rec)}" for rec in records)
+    return f"the active certificates {verbs[1]} ({each}), {where}"
+
+
 def _blocked(reason: str, code: str = ROTATION_BLOCKED, uploaded: Record | None = None) -> RotationPlan:
     return RotationPlan(due=False, reason=reason, uploaded=uploaded, blocked=Refusal(reason, code))
 
@@ -119,24 +135,31 @@ def rotation_plan(
             uploaded=uploaded,
         )
 
+    threshold = f"within the threshold of {threshold_days} days"
     if uploaded is not None and uploaded.get("status") == ACTIVE:
         reason = f"the new certificate is already active as {uploaded['certificate_id']}"
         if due_active:
-            reason += f"; retiring the previously active certificates that are due: {_described(due_active)}"
+            reason += f", and {_active_until(due_active, EXPIRES, threshold)}"
         return RotationPlan(due=True, reason=reason, uploaded=uploaded, retire=retire)
 
     not_due = [r for r in active if r not in due_active]
+    unreadable = [r["certificate_id"] for r in not_due if r.get("not_after") is None]
+    if unreadable:
+        reason = (
+            f"the expiry of the active certificate {', '.join(unreadable)} cannot be read, so it is never taken as "
+            "due (force rotates it)"
+        )
+        return RotationPlan(due=False, reason=reason, uploaded=uploaded)
     if not_due:
         return RotationPlan(
             due=False,
-            reason=f"no rotation needed: not every active certificate expires within {threshold_days} days: "
-            f"{_described(not_due)}",
+            reason=_active_until(not_due, VALID_UNTIL, f"beyond the threshold of {threshold_days} days"),
             uploaded=uploaded,
         )
     if force:
-        reason = "rotation forced"
+        reason = "the rotation is forced (force)"
     elif active:
-        reason = f"every active certificate expires within {threshold_days} days: {_described(active)}"
+        reason = _active_until(active, EXPIRES, threshold)
     else:
         reason = "the user has no active certificate"
 
@@ -171,6 +194,25 @@ def rotation_plan(
         upload=True,
         retire=retire,
     )
+
+
+def summary_line(entry: dict[str, Any], check_mode: bool, retire_by_deleting: bool) -> str:
+    """One user's result in a line of plain words: what the run did (in check mode: would do), and why."""
+    if entry["failed"]:
+        return f"FAILED: {entry['msg']}"
+    parts = []
+    if entry["rotated"]:
+        target = (not check_mode and entry["new_certificate_id"]) or "the new certificate"
+        parts.append(f"{'would rotate' if check_mode else 'rotated'} to {target} because {entry['reason']}")
+    else:
+        parts.append(f"{'would not rotate' if check_mode else 'not rotated'} because {entry['reason']}")
+    if entry["deleted_to_make_room"]:
+        ids = ", ".join(entry["deleted_to_make_room"])
+        parts.append(f"{'would delete' if check_mode else 'deleted'} the inactive {ids} to make room")
+    if entry["retired"]:
+        verb = ("would delete", "deleted") if retire_by_deleting else ("would deactivate", "deactivated")
+        parts.append(f"{verb[0] if check_mode else verb[1]} the old {', '.join(entry['retired'])}")
+    return "; ".join(parts)
 
 
 def _beyond_restore(rec: Record, now: datetime.datetime) -> bool:

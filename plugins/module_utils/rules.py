@@ -133,6 +133,17 @@ def diff_view(records: list[Record]) -> list[dict[str, Any]]:
     return [{key: rec.get(key) for key in DIFF_KEYS} for rec in records]
 
 
+NOT_UPLOADED_YET = "new certificate (not uploaded yet)"
+
+
+def diff_by_id(records: list[Record]) -> dict[str, dict[str, Any]]:
+    """diff_view keyed by certificate ID, so that a diff lines each certificate up with itself rather than with
+    whatever took its place in a list; a certificate check mode predicts an upload of has no ID yet."""
+    return {
+        rec.get("certificate_id") or NOT_UPLOADED_YET: {key: rec.get(key) for key in DIFF_KEYS[1:]} for rec in records
+    }
+
+
 def oldest_first(records: list[Record]) -> list[Record]:
     return sorted(records, key=lambda r: r.get("upload_date") or "")
 

@@ -135,9 +135,19 @@ results:
       description: Whether the new certificate was made (in check mode, would be made) the active one by this run.
       type: bool
     reason:
-      description: Why the user was or was not rotated, in a sentence.
+      description:
+        - Why the user was or was not rotated, in plain words that follow "because"; for a user that failed before
+          anything was read, why it failed.
       type: str
-      sample: every active certificate expires within 30 days
+      sample: the active certificate ASCAOLD expires on 2026-12-09T00:00:00Z, within the threshold of 30 days
+    summary:
+      description:
+        - The user's outcome in one line - what the run did (in check mode, would do) and why, or C(FAILED) and
+          RV(results[].msg). The role M(certops.aws.signing_certificate_rotation) prints these lines.
+      type: str
+      sample: rotated to ASCANEW because the active certificate ASCAOLD expires on 2026-12-09T00:00:00Z, within the
+        threshold of 30 days; deactivated the old ASCAOLD
+      version_added: 0.3.0
     new_certificate_id:
       description: The IAM ID of the new certificate; V(null) when it is not uploaded (or, in check mode, not yet).
       type: str
@@ -232,7 +242,7 @@ def main() -> None:
 
     for warning in rotator.warnings:
         module.warn(warning)
-    results = [rotation.result() for rotation in rotations]
+    results = rotator.results(rotations)
     outcome: dict[str, Any] = {"changed": any(entry["changed"] for entry in results), "results": results}
     if module._diff:
         outcome["diff"] = rotator.diff(rotations)

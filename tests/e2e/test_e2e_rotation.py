@@ -81,7 +81,11 @@ def test_expiring_certificate_is_rotated_previewed_then_done_once(ansible, iam_e
     assert preview.rc == 0, preview.output
     assert statuses(iam) == {old: "Active"}, "check mode wrote to the server"
     assert recap(preview)["changed"] == 1
-    assert "every active certificate expires within 30 days" in preview.stdout
+    assert (
+        f"{USER}: would rotate to the new certificate because the active certificate {old} expires on "
+        in preview.stdout
+    )
+    assert f", within the threshold of 30 days; would deactivate the old {old}" in preview.stdout
     (predicted,) = outcome(preview)
     assert predicted["rotated"] and predicted["retired"] == [old] and predicted["new_certificate_id"] is None
     assert predicted["new_fingerprint_sha256"] == new_fingerprint
@@ -93,12 +97,13 @@ def test_expiring_certificate_is_rotated_previewed_then_done_once(ansible, iam_e
     assert recap(real)["changed"] == 1
     assert comparable(outcome(real)) == comparable(outcome(preview))
     assert outcome(real)[0]["new_certificate_id"] == new
-    assert f"{USER}: rotated to {new}; every active certificate expires within 30 days" in real.stdout
+    assert f"{USER}: rotated to {new} because the active certificate {old} expires on " in real.stdout
+    assert f", within the threshold of 30 days; deactivated the old {old}" in real.stdout
 
     again = rotate(ansible, iam_endpoint, [rotation])
     assert again.rc == 0 and recap(again)["changed"] == 0, again.output
     assert statuses(iam) == {old: "Inactive", new: "Active"}
-    assert f"the new certificate is already active as {new}" in again.stdout
+    assert f"{USER}: not rotated because the new certificate is already active as {new}" in again.stdout
 
 
 def test_certificate_far_from_expiry_is_left_alone(ansible, iam_endpoint, iam, user, pem_file, new_cert):
@@ -106,7 +111,8 @@ def test_certificate_far_from_expiry_is_left_alone(ansible, iam_endpoint, iam, u
     run = rotate(ansible, iam_endpoint, [new_cert[0]])
     assert run.rc == 0 and recap(run)["changed"] == 0, run.output
     assert statuses(iam) == {old: "Active"}
-    assert "no rotation needed: not every active certificate expires within 30 days" in run.stdout
+    assert f"{USER}: not rotated because the active certificate {old} is valid until " in run.stdout
+    assert ", beyond the threshold of 30 days" in run.stdout
 
 
 def test_force_rotates_regardless_of_expiry(ansible, iam_endpoint, iam, user, pem_file, new_cert):
@@ -115,7 +121,7 @@ def test_force_rotates_regardless_of_expiry(ansible, iam_endpoint, iam, user, pe
     run = rotate(ansible, iam_endpoint, [rotation], force_rotation=True)
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, new_fingerprint): "Active"}
-    assert "rotation forced" in run.stdout
+    assert "because the rotation is forced (force); deactivated the old" in run.stdout
 
 
 def test_old_certificate_action_delete(ansible, iam_endpoint, iam, user, pem_file, new_cert):
@@ -144,7 +150,7 @@ def test_user_at_the_quota_check_mode_says_exactly_what_the_real_run_does(
     assert run.rc == 0, run.output
     assert statuses(iam) == {old: "Inactive", new_certificate_id(iam, new_fingerprint): "Active"}
     assert comparable(outcome(run)) == comparable(outcome(preview))
-    assert f"deleted to make room {retired}" in run.stdout
+    assert f"deleted the inactive {retired} to make room" in run.stdout
 
     again = rotate(ansible, iam_endpoint, [rotation])
     assert again.rc == 0 and recap(again)["changed"] == 0, again.output
@@ -374,12 +380,47 @@ RESULT_KEYS = {
     "failed",
     "msg",
     "error_code",
+    "summary",
 }
 
 
 def published(run: PlaybookRun) -> list[dict]:
-    """The fact signing_certificate_rotation_results, as the role published it."""
-    return run.result("Publish the outcome")["ansible_facts"]["signing_certificate_rotation_results"]
+    """Each user's result, as the rotation task returned it (the role publishes the same, see below)."""
+    return run.result(ROTATE_TASK)["results"]
+
+
+def test_the_role_publishes_its_results_as_facts_and_each_user_is_in_one_event(
+    ansible, iam_endpoint, iam, user, pem_file
+):
+    upload(iam, pem_file("old", days=5)[1])
+    _path, new_pem = pem_file("new")
+    play = localhost_play(
+        "Rotate, then use the published results",
+        """\
+        tasks:
+          - name: Rotate
+            ansible.builtin.include_role:
+              name: certops.aws.signing_certificate_rotation
+          - name: Use them
+            ansible.builtin.debug:
+              msg: "{{ signing_certificate_rotation_results | map(attribute='user_name') | list }}
+                {{ signing_certificate_rotation_result.rotated }}"
+        """,
+    )
+    run = ansible.playbook(
+        play,
+        {
+            "endpoint": iam_endpoint,
+            "signing_certificate_rotation_user_name": USER,
+            "signing_certificate_rotation_new_certificate": new_pem,
+            **VERIFY_SOON,
+        },
+    )
+    assert run.rc == 0, run.output
+    assert run.result("Use them")["msg"] == f"['{USER}'] True"
+    # The results are in the rotation task's result, and nowhere else whole: the report prints a line per user.
+    assert "new_fingerprint_sha256" not in str(run.result("Publish the outcome"))
+    assert run.result("Report each user")["msg"] == [f"{USER}: {published(run)[0]['summary']}"]
 
 
 def test_a_list_with_a_blocked_user_in_the_middle(ansible, iam_endpoint, iam, pem_file):

@@ -34,7 +34,7 @@ def test_x509_certificate_info_filter_refuses_clearly(body, expected):
 @pytest.mark.parametrize("new", [NEW_PEM, FILTERS["x509_certificate_info"](NEW_PEM)], ids=["pem", "info"])
 def test_rotation_plan_filter_converts_its_arguments(new):
     plan = FILTERS["rotation_plan"]([held("OLD", days=100)], new, "30", "yes")
-    assert plan["due"] and plan["reason"] == "rotation forced" and plan["retire"] == ["OLD"]
+    assert plan["due"] and plan["reason"] == "the rotation is forced (force)" and plan["retire"] == ["OLD"]
     assert not FILTERS["rotation_plan"]([held("OLD", days=100)], new, 30)["due"]
     with pytest.raises(AnsibleFilterError, match="rotation_plan"):
         FILTERS["rotation_plan"]([held("OLD", days=100)], new, "thirty")

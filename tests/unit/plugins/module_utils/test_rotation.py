@@ -42,7 +42,8 @@ def test_expiring_active_certificate_is_rotated_and_retired():
     plan = rotation_plan([held("OLD", days=5)], NEW, 30, NOW)
     assert plan.due and plan.upload and plan.rotated and plan.blocked is None
     assert plan.make_room == () and plan.retire == ("OLD",)
-    assert plan.reason.startswith("every active certificate expires within 30 days: OLD (Active, expires 2026-12-02")
+    assert plan.reason.startswith("the active certificate OLD expires on 2026-12-02")
+    assert plan.reason.endswith(", within the threshold of 30 days")
 
 
 def test_exactly_at_the_threshold_is_due_one_second_later_is_not():
@@ -54,12 +55,15 @@ def test_exactly_at_the_threshold_is_due_one_second_later_is_not():
 def test_not_due_names_the_expiry():
     plan = rotation_plan([held("OLD", days=300)], NEW, 30, NOW)
     assert not plan.due and not plan.rotated and plan.retire == () and plan.make_room == ()
-    assert "no rotation needed" in plan.reason and "OLD (Active, expires 2027-09-23" in plan.reason
+    assert plan.reason.startswith("the active certificate OLD is valid until 2027-09-23")
+    assert plan.reason.endswith(", beyond the threshold of 30 days")
 
 
 def test_one_active_far_from_expiry_keeps_the_user_off_rotation():
     plan = rotation_plan([held("A", days=2), held("B", days=200, uploaded="2026-02-01T00:00:00Z")], NEW, 30, NOW)
-    assert not plan.due and "B (Active" in plan.reason and "A (Active" not in plan.reason
+    assert (
+        not plan.due and plan.reason.startswith("the active certificate B is valid until") and " A " not in plan.reason
+    )
 
 
 def test_expired_certificate_is_due():
@@ -68,7 +72,7 @@ def test_expired_certificate_is_due():
 
 def test_force_rotates_regardless():
     plan = rotation_plan([held("OLD", days=300)], NEW, 30, NOW, force=True)
-    assert plan.due and plan.upload and plan.retire == ("OLD",) and plan.reason == "rotation forced"
+    assert plan.due and plan.upload and plan.retire == ("OLD",) and plan.reason == "the rotation is forced (force)"
 
 
 def test_user_without_certificates_gets_one():
@@ -162,7 +166,7 @@ def test_new_certificate_uploaded_but_inactive_is_activated_without_making_room(
 
 def test_unknown_expiry_is_not_rotated_without_force():
     plan = rotation_plan([held("ODD", days=None)], NEW, 30, NOW)
-    assert not plan.due and "expires an unreadable date" in plan.reason
+    assert not plan.due and plan.reason.startswith("the expiry of the active certificate ODD cannot be read")
     assert rotation_plan([held("ODD", days=None)], NEW, 30, NOW, force=True).retire == ("ODD",)
 
 

@@ -234,7 +234,7 @@ def test_a_put_back_certificate_that_stays_active_is_reported_as_it_is(iam, run,
         f"(left Active: could not make it Inactive again: Could not set signing certificate {restored} of IAM user "
         "'alice' to Inactive: access denied" in entry["msg"]
     ), entry["msg"]
-    after = {c["certificate_id"]: c["status"] for c in result["diff"]["after"]["users"]["alice"]}
+    after = {cid: c["status"] for cid, c in result["diff"]["after"]["users"]["alice"].items()}
     assert after == now, "the diff shows what IAM holds"
 
 
@@ -307,12 +307,14 @@ def test_diff_shows_each_user_that_changes_before_and_after(iam, run, cert):
     real = run(module, {"users": users, "verify_delay": 0}, diff=True)
 
     def view(diff, side):
-        return [(c["certificate_id"], c["status"]) for c in diff[side]["users"]["alice"]]
+        return {cid: c["status"] for cid, c in diff[side]["users"]["alice"].items()}
 
     new = real["results"][0]["new_certificate_id"]
     assert set(preview["diff"]["before"]["users"]) == {"alice"}  # bob is not due: no change, no diff
-    assert view(preview["diff"], "before") == view(real["diff"], "before")
-    assert sorted(view(preview["diff"], "before")) == sorted([(old, "Active"), (spare, "Inactive")])
-    assert view(preview["diff"], "after") == [(old, "Inactive"), (None, "Active")]
-    assert view(real["diff"], "after") == [(old, "Inactive"), (new, "Active")]
+    assert view(preview["diff"], "before") == view(real["diff"], "before") == {old: "Active", spare: "Inactive"}
+    # Keyed by user and certificate: the new certificate is never shown as a changed ID of another one.
+    assert view(preview["diff"], "after") == {old: "Inactive", "new certificate (not uploaded yet)": "Active"}
+    assert view(real["diff"], "after") == {old: "Inactive", new: "Active"}
+    fingerprints = {c["fingerprint_sha256"] for c in preview["diff"]["after"]["users"]["alice"].values()}
+    assert fingerprints == {c["fingerprint_sha256"] for c in real["diff"]["after"]["users"]["alice"].values()}
     assert server_certificates(iam) == {old: "Inactive", new: "Active"}
