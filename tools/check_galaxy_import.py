@@ -22,7 +22,8 @@ What the importer is told to run, and why:
 
 ALLOWED_FINDINGS names the importer lines that are the importer being wrong, each with its reason; with
 galaxy-importer 0.4.44 there is none. Any other WARNING, ERROR or CRITICAL line, any output on stderr, or an import
-that does not complete fails the check.
+that does not complete fails the check; so does a module (or a filter with its .yml) that the importer's result
+holds without documentation, which the importer itself lets pass in silence (see undocumented()).
 """
 
 from __future__ import annotations
