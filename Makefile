@@ -14,6 +14,10 @@ LOCK := requirements/lock/default-$(SERIES).txt
 STAMP := $(VENV)/.installed-$(SERIES)
 LINT_STAMP := $(VENV)/.installed-lint-$(SERIES)
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# galaxy-importer (make lint's Galaxy import check) in a venv of its own: it wants attrs<24, which .venv's tools do
+# not allow. Inside .venv, so .venv's rebuild (--clear) removes it, and its dependency on $(STAMP) rebuilds it.
+IMPORTER := $(VENV)/importer
+IMPORTER_STAMP := $(IMPORTER)/.installed
 # Where community.crypto is extracted for tests, lint and docs (ansible_collections/ below it).
 COLLECTIONS := $(VENV)/collections
 # `make matrix CELLS="controller-2.17 floors-3.9"` runs only those cells (python3 tools/matrix.py list);
@@ -43,8 +47,16 @@ $(LINT_STAMP): $(STAMP) requirements-lint.txt
 	$(PIP_INSTALL) -r requirements-lint.txt -r $(CORE) -c $(LOCK)
 	@touch $@
 
+$(IMPORTER_STAMP): $(STAMP) requirements/galaxy-importer.txt requirements/ansible-core-2.19.txt \
+  requirements/lock/galaxy-importer.txt
+	$(PYTHON) -m venv --clear $(IMPORTER)
+	$(IMPORTER)/bin/python -m pip install --quiet --disable-pip-version-check \
+	  -r requirements/galaxy-importer.txt -c requirements/lock/galaxy-importer.txt
+	@touch $@
+
 # Unbuffered: piped into a file or CI log, progress shows as it happens rather than minutes later.
-test: $(STAMP)
+# The importer's venv (about 15 s to install) is there for tests/tools/test_check_galaxy_import.py.
+test: $(STAMP) $(IMPORTER_STAMP)
 	$(PYTEST)
 
 unit: $(STAMP)
@@ -61,14 +73,16 @@ emulator: $(STAMP)
 	$(BIN)/python tools/emulator.py
 
 # ruff on the Python code; ansible-lint (production profile) on the role, the docs playbooks and the
-# integration targets; the execution environment definition through `ansible-builder create`.
-lint: $(LINT_STAMP)
+# integration targets; the execution environment definition through `ansible-builder create`; Galaxy's import check
+# (galaxy-importer on the built tarball, offline), which fails on any warning or error it reports.
+lint: $(LINT_STAMP) $(IMPORTER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	# ansible-lint installs galaxy.yml's dependencies unless they are found: community.crypto is, offline.
 	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
 	  $(BIN)/ansible-lint roles playbooks docs/examples tests/integration/targets
 	$(BIN)/python tools/check_ee.py
+	$(BIN)/python tools/check_galaxy_import.py
 
 # ansible-test sanity and units on a copy of the checkout in a real ansible_collections tree; works offline.
 # ansible-test's HOME is $(VENV)/ansible-test-home, never yours.

@@ -187,6 +187,14 @@ def dependency_collections() -> Path:
     return ensure(Path(sys.prefix) / "collections")
 
 
+def build_collection(env: dict[str, str], work: Path, source: Path = REPO) -> Path:
+    """`ansible-galaxy collection build` of the collection at source into work; returns the tarball."""
+    work.mkdir(parents=True, exist_ok=True)
+    _galaxy(env, "build", str(source), "--output-path", str(work))
+    (tarball,) = work.glob("*-*-*.tar.gz")
+    return tarball
+
+
 def install_collection(env: dict[str, str], work: Path) -> Path:
     """`ansible-galaxy collection build` then `install` into work/collections: the collection as a user
     installing a release gets it, so a file missing from the build shows. Returns the collections path.
@@ -194,9 +202,7 @@ def install_collection(env: dict[str, str], work: Path) -> Path:
     Galaxy cannot be reached: the dependencies are put in work/collections first (from dependency_collections()),
     so ansible-galaxy resolves galaxy.yml's dependencies against them; a dependency they do not satisfy makes the
     install ask Galaxy, and fail."""
-    work.mkdir(parents=True, exist_ok=True)
-    _galaxy(env, "build", str(REPO), "--output-path", str(work))
-    (tarball,) = work.glob("certops-aws-*.tar.gz")
+    tarball = build_collection(env, work)
     shutil.copytree(
         dependency_collections() / "ansible_collections",
         work / "collections" / "ansible_collections",
