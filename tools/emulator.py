@@ -201,7 +201,18 @@ def serve(emulator: Any, stopped: threading.Event) -> None:
         "Stop the emulator with Ctrl-C (everything it holds is forgotten).",
         flush=True,
     )
-    stopped.wait()
+    try:
+        stopped.wait()
+    finally:
+        # Files that name an endpoint nobody serves any more would mislead the next shell that sources them.
+        env_file.unlink(missing_ok=True)
+        multi_file.unlink(missing_ok=True)
+        print(
+            f"{env_file.name} and {multi_file.name} removed: a shell that exported them still points at {endpoint}, "
+            "where nothing listens now (the collection's modules say so at once); start `make emulator` again, or "
+            "open a new shell",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

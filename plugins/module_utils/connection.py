@@ -8,8 +8,10 @@ values the task set (`given`) and which came from the environment, rather than g
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import socket
 import urllib.parse
 from typing import Any
 
@@ -24,6 +26,9 @@ try:
     HAS_BOTO3 = True
 except ImportError:
     HAS_BOTO3 = False
+
+# error_code of a task whose IAM endpoint could not be reached.
+UNREACHABLE = "Unreachable"
 
 # IAM is a global service; its endpoint is signed for us-east-1 in the aws partition.
 DEFAULT_REGION = "us-east-1"
@@ -294,20 +299,7 @@ def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_c
     if verify and params.get("aws_ca_bundle"):
         verify = params["aws_ca_bundle"]
     try:
-        # The profile was decided above (from the task, or AWS_PROFILE through the option's fallback): botocore
-        # must not read AWS_PROFILE again by itself when access keys won over it.
-        botocore_session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
-        session = boto3.session.Session(botocore_session=botocore_session, **session_arguments)
-        return session.client(
-            "iam",
-            region_name=params.get("region") or DEFAULT_REGION,
-            # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
-            endpoint_url=params.get("endpoint_url") or None,
-            verify=verify,
-            config=client_config(
-                params.get("aws_config"), max_pool_connections, params.get("retries"), params.get("retry_mode")
-            ),
-        )
+        client = _client(params, session_arguments, verify, max_pool_connections)
     except botocore.exceptions.ProfileNotFound:
         raise ConnectionSettingsError(
             f"{_origin('profile', given)} {session_arguments['profile_name']!r} is not in the AWS config or "
@@ -323,3 +315,52 @@ def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_c
         raise ConnectionSettingsError(
             "The IAM endpoint set by AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file is not a URL"
         ) from None
+    _refuse_a_local_endpoint_nobody_serves(client.meta.endpoint_url)
+    return client
+
+
+LOCAL_PROBE_SECONDS = 2.0
+
+
+def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str) -> None:
+    """An endpoint on this machine (a loopback address: an emulator, a proxy) that refuses a connection has nothing
+    listening, and retrying cannot change that: say so at once instead of after botocore's retries (seconds)."""
+    parsed = urllib.parse.urlsplit(endpoint_url)
+    host = parsed.hostname or ""
+    try:
+        local = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = False
+    if not local:
+        return
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=LOCAL_PROBE_SECONDS).close()
+    except ConnectionRefusedError:
+        raise ConnectionSettingsError(
+            f"nothing listens at the IAM endpoint {endpoint_url} on this machine (connection refused): start the "
+            "emulator or proxy it names again (make emulator), or unset endpoint_url / AWS_URL to reach IAM",
+            UNREACHABLE,
+        ) from None
+    except OSError:
+        return  # anything else is for botocore to meet and report, with its retries
+
+
+def _client(
+    params: dict[str, Any], session_arguments: dict[str, Any], verify: bool | str, max_pool_connections: int | None
+) -> Any:
+    """The boto3 IAM client; iam_client translates botocore's exceptions."""
+    # The profile was decided before (from the task, or AWS_PROFILE through the option's fallback): botocore must not
+    # read AWS_PROFILE again by itself when access keys won over it.
+    botocore_session = botocore.session.Session(session_vars={"profile": (None, None, None, None)})
+    session = boto3.session.Session(botocore_session=botocore_session, **session_arguments)
+    return session.client(
+        "iam",
+        region_name=params.get("region") or DEFAULT_REGION,
+        # None lets botocore apply AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_IAM and the config file.
+        endpoint_url=params.get("endpoint_url") or None,
+        verify=verify,
+        config=client_config(
+            params.get("aws_config"), max_pool_connections, params.get("retries"), params.get("retry_mode")
+        ),
+    )

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import utc_now
+from ansible_collections.certops.aws.plugins.module_utils.connection import UNREACHABLE
 from ansible_collections.certops.aws.plugins.module_utils.rules import record, who
 
 try:
@@ -29,7 +30,6 @@ except ImportError:  # handled by the module: HAS_BOTO3 in connection.py
 USER_NAME_PATTERN = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 CERTIFICATE_ID_PATTERN = re.compile(r"\w{24,128}", re.ASCII)
 USERS_PAGE_SIZE = 1000
-UNREACHABLE = "Unreachable"
 CONCURRENT_MODIFICATION_ATTEMPTS = 3
 CONCURRENT_MODIFICATION_PAUSE = 1.0  # seconds, times the attempt number
 

@@ -100,6 +100,7 @@ def test_region_defaults_to_the_iam_signing_region():
 
 
 def test_endpoint_url_option_and_botocore_environment(monkeypatch):
+    monkeypatch.setattr("socket.create_connection", lambda *args, **kwargs: _Listening())  # as if both listened
     assert iam_client({"endpoint_url": "http://127.0.0.1:4567"}).meta.endpoint_url == "http://127.0.0.1:4567"
     monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", "http://127.0.0.1:7654")
     assert iam_client({}).meta.endpoint_url == "http://127.0.0.1:7654"
@@ -176,3 +177,39 @@ def test_unknown_profile_names_the_option(monkeypatch):
         iam_client({"profile": "nosuchprofile"}, {"profile"})
     assert str(error.value) == "profile 'nosuchprofile' is not in the AWS config or credentials files"
     assert error.value.code == "ProfileNotFound"
+
+
+class _Listening:
+    def close(self) -> None:
+        pass
+
+
+def _closed_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_local_endpoint_where_nothing_listens_fails_at_once_saying_so(host):
+    url = f"http://{host}:{_closed_loopback_port()}"
+    with pytest.raises(ConnectionSettingsError) as refused:
+        iam_client({"endpoint_url": url}, {"endpoint_url"})
+    assert refused.value.code == "Unreachable"
+    assert str(refused.value).startswith(f"nothing listens at the IAM endpoint {url} on this machine")
+
+
+def test_a_local_endpoint_that_listens_and_a_remote_one_are_not_refused(monkeypatch):
+    import socket
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"http://127.0.0.1:{listening.getsockname()[1]}"
+        assert iam_client({"endpoint_url": url}, {"endpoint_url"}).meta.endpoint_url == url
+    probed = []
+    monkeypatch.setattr(socket, "create_connection", lambda *args, **kwargs: probed.append(args))
+    iam_client({"endpoint_url": "https://iam.amazonaws.com"}, {"endpoint_url"})
+    assert probed == [], "only an endpoint on this machine is probed"
