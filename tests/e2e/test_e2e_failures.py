@@ -126,15 +126,18 @@ def test_third_certificate_hits_the_quota(ansible, iam, user, pem_file):
     assert server_certificates(iam) == before
 
 
-def test_unreachable_endpoint_is_named(ansible):
+@pytest.mark.parametrize("module", ["iam_signing_certificate_info", "iam_signing_certificate_rotation"])
+def test_a_local_endpoint_where_nothing_listens_is_named_at_once(ansible, module):
+    """As after `make emulator` was stopped in a shell that still exports its endpoint."""
     # Nothing listens on the discard port of the loopback interface.
-    run = ansible.adhoc(
-        "certops.aws.iam_signing_certificate_info", {"user_name": USER, "endpoint_url": "http://127.0.0.1:9"}
-    )
+    args = {"endpoint_url": "http://127.0.0.1:9"}
+    args.update({"user_name": USER} if module.endswith("_info") else {"users": [{"user_name": USER}]})
+    run = ansible.adhoc(f"certops.aws.{module}", args)
 
     assert run.rc == 2
     assert run.status == "FAILED!"
+    assert run.result["error_code"] == "Unreachable"
     assert run.result["msg"].startswith(
-        f"Could not list the signing certificates of IAM user {USER!r}: "
-        "the IAM endpoint http://127.0.0.1:9 could not be reached"
+        "nothing listens at the IAM endpoint http://127.0.0.1:9 on this machine (connection refused)"
     )
+    # Said before any request: not as a failed request after botocore's retries with backoff (11 s before).
