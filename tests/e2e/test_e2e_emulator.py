@@ -120,7 +120,19 @@ def test_the_emulator_runs_ones_own_playbook_and_the_multi_account_example(make_
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
-    assert "emulator stopped" in process.stdout.read()
+    said = process.stdout.read()
+    assert "emulator stopped" in said and "env.sh and multi-account.sh removed" in said
+    assert not (state / "env.sh").exists() and not (state / "multi-account.sh").exists()
+    # A shell that still exports the endpoint is told at once that nothing serves it any more.
+    gone = subprocess.run(
+        ["ansible", "localhost", "-m", "certops.aws.iam_signing_certificate_info", "-a", "user_name=bob"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert gone.returncode == 2 and f"nothing listens at the IAM endpoint {endpoint} on this machine" in gone.stdout
 
 
 def test_the_host_rotation_guide_tries_the_role_on_local_hosts_as_written(make_emulator, tmp_path):
