@@ -1,8 +1,8 @@
 """`make demo`: the example playbook against a local IAM emulator, the way a user would run it.
 
 Starts a moto server on 127.0.0.1 (a free port; nothing listens elsewhere), creates an example IAM user,
-writes two example certificates (the user's current one, expiring in 5 days, and its successor, valid for a
-year), builds and installs the collection into a temporary collections path, then runs
+writes two example certificates (the user's current one, expiring in 5 days and already uploaded to IAM, as it
+is where a rotation is due, and its successor, valid for a year), builds and installs the collection into a temporary collections path, then runs
 playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the real run, and a
 rerun that must change nothing. Finally it reads the emulator's state with plain boto3 and stops the server.
 Exits non-zero if anything failed. Credentials are dummies; ~/.aws is never read.
@@ -110,7 +110,10 @@ def main() -> int:
             new_pem = make_certificate(f"{USER} 2026", days=365)
             (work / "current.pem").write_text(current_pem)
             (work / "new.pem").write_text(new_pem)
-            print(f"  {work / 'current.pem'}: the user's certificate today, expires in 5 days")
+            # Where a rotation is due, the user holds its certificate already: the preview then shows exactly what
+            # the real run does (a check-mode upload in the same play would be invisible to the rotation).
+            iam_client(endpoint).upload_signing_certificate(UserName=USER, CertificateBody=current_pem)
+            print(f"  {work / 'current.pem'}: the user's certificate today, expires in 5 days, uploaded to IAM")
             print(f"  {work / 'new.pem'}: its successor, valid for a year")
 
             env = demo_environment(work, work / "collections", endpoint)
@@ -125,7 +128,7 @@ def main() -> int:
             banner("Preview with --check --diff: what would change (nothing is written)")
             run_playbook(env, extra_vars, "--check", "--diff")
 
-            banner("Run it: upload, read the expiry, rotate (upload the new one, deactivate the old one)")
+            banner("Run it: read the expiry, rotate (upload the new one, verify it, deactivate the old one)")
             if changed_count(run_playbook(env, extra_vars, "--diff")) == 0:
                 raise DemoFailed("the first real run changed nothing")
 

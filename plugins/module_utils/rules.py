@@ -139,9 +139,10 @@ NOT_UPLOADED_YET = "new certificate (not uploaded yet)"
 def diff_by_id(records: list[Record]) -> dict[str, dict[str, Any]]:
     """diff_view keyed by certificate ID, so that a diff lines each certificate up with itself rather than with
     whatever took its place in a list; a certificate check mode predicts an upload of has no ID yet."""
-    return {
-        rec.get("certificate_id") or NOT_UPLOADED_YET: {key: rec.get(key) for key in DIFF_KEYS[1:]} for rec in records
-    }
+    # upload_date is unique to each certificate and sorts last: a diff of the JSON (keys sorted) then lines up a
+    # retired certificate's status with its old status, not with the status of the new certificate below it.
+    keys = (*DIFF_KEYS[1:], "upload_date")
+    return {rec.get("certificate_id") or NOT_UPLOADED_YET: {key: rec.get(key) for key in keys} for rec in records}
 
 
 def oldest_first(records: list[Record]) -> list[Record]:
