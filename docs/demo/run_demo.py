@@ -1,11 +1,11 @@
 """`make demo`: the example playbook against a local IAM emulator, the way a user would run it.
 
-Starts a moto server on 127.0.0.1 (a free port; nothing listens elsewhere), creates an example IAM user,
-writes two example certificates (the user's current one, expiring in 5 days and already uploaded to IAM, as it
-is where a rotation is due, and its successor, valid for a year), builds and installs the collection into a temporary collections path, then runs
-playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the real run, and a
-rerun that must change nothing. Finally it reads the emulator's state with plain boto3 and stops the server.
-Exits non-zero if anything failed. Credentials are dummies; ~/.aws is never read.
+Starts a moto server on 127.0.0.1 (a free port; nothing listens elsewhere), creates an example IAM user, writes two
+example certificates (the user's current one, expiring in 5 days and already uploaded to IAM, as it is where a
+rotation is due, and its successor, valid for a year), builds and installs the collection into a temporary
+collections path, then runs playbooks/signing_certificates_demo.yml three times: a preview (--check --diff), the
+real run, and a rerun that must change nothing. Finally it reads the emulator's state with plain boto3 and stops the
+server. Exits non-zero if anything failed. Credentials are dummies; ~/.aws is never read.
 
 Run from the repository root: .venv/bin/python docs/demo/run_demo.py
 """
