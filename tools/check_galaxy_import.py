@@ -47,8 +47,16 @@ FINDING = re.compile(r"^(WARNING|ERROR|CRITICAL): ")
 COMPLETED = "Importer processing completed successfully"
 IMPORTER_NAME = re.compile(r"^Importing with (galaxy-importer \S+)$", re.MULTILINE)
 LOG_TAIL = 5  # lines of the log shown when the import stops: the last says why, those before it where
-# (name, pattern of a whole importer line, why it is the importer being wrong). Empty: nothing to excuse so far.
-ALLOWED_FINDINGS: tuple[tuple[str, re.Pattern[str], str], ...] = ()
+# (name, pattern of a whole importer line, why it is the importer being wrong).
+ALLOWED_FINDINGS: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    (
+        "collection playbooks imported by the AWX wrappers",
+        re.compile(r"WARNING: ERROR +Failed to find certops\.aws\.\w+ playbook\."),
+        "docs/examples/awx/ holds the two-line wrappers a job template needs (import_playbook of this collection's "
+        "own playbooks); the importer's ansible-lint lints the collection without installing it, so it cannot "
+        "find them. make lint's ansible-lint, with the collection installed, checks those wrappers for real",
+    ),
+)
 
 IMPORTER_CONFIG = """\
 [galaxy-importer]
