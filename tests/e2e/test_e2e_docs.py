@@ -139,10 +139,11 @@ def test_every_returned_key_is_documented(ansible: Ansible, docs, iam, user, pem
     assert set(entry) == set(rotation_return["results"]["contains"])
 
     certificate_keys = _certificate_keys(docs, "iam_signing_certificate")
-    assert set(uploaded.result["certificate"]) == certificate_keys
-    # The module documents `certificates` elements as having the keys of `certificate`.
+    # Documented as returned only when the task was not given the body (here it was).
+    assert set(uploaded.result["certificate"]) == certificate_keys - {"certificate_body"}
+    # The module documents `certificates` elements as having the keys of `certificate` but the body.
     assert len(uploaded.result["certificates"]) == 2
-    assert all(set(element) == certificate_keys for element in uploaded.result["certificates"])
+    assert all(set(element) == certificate_keys - {"certificate_body"} for element in uploaded.result["certificates"])
     assert len(info.result["certificates"]) == 2
     assert all(
         set(element) == _certificate_keys(docs, "iam_signing_certificate_info")
@@ -161,12 +162,12 @@ def test_ansible_sees_only_the_installed_build(ansible_env, collections_path):
 
 
 def test_the_built_collection_holds_what_a_user_needs_and_little_else(collections_path):
-    """ansible-galaxy collection build: under 150 kB (130 kB with the host role's modules and guide), without the
+    """ansible-galaxy collection build: under 170 kB (154 kB with the AWX examples and guide), without the
     benchmarks, charts or test harness."""
     import tarfile
 
     (tarball,) = collections_path.parent.glob("certops-aws-*.tar.gz")
-    assert tarball.stat().st_size < 150_000, f"{tarball.name} is {tarball.stat().st_size} bytes"
+    assert tarball.stat().st_size < 170_000, f"{tarball.name} is {tarball.stat().st_size} bytes"
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     for needed in (
