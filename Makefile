@@ -72,12 +72,16 @@ demo: $(STAMP)
 emulator: $(STAMP)
 	$(BIN)/python tools/emulator.py
 
-# ruff on the Python code; ansible-lint (production profile) on the role, the docs playbooks and the
-# integration targets; the execution environment definition through `ansible-builder create`; Galaxy's import check
-# (galaxy-importer on the built tarball, offline), which fails on any warning or error it reports.
+# ruff on the Python code; antsibull-nox's extra checks (antsibull-nox.toml); ansible-lint (production profile) on
+# the role, the docs playbooks and the integration targets; the execution environment definition through
+# `ansible-builder create`; Galaxy's import check (galaxy-importer on the built tarball, offline), which fails on any
+# warning or error it reports.
 lint: $(LINT_STAMP) $(IMPORTER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# --no-venv: the checks run on .venv's Python, nox creates no venv and installs nothing; --envdir keeps the
+	# session's scratch files (the checks' inputs) inside .venv rather than in a .nox/ of the checkout.
+	$(BIN)/nox --no-venv --envdir $(VENV)/nox -s extra-checks
 	# ansible-lint installs galaxy.yml's dependencies unless they are found: community.crypto is, offline.
 	PATH="$(CURDIR)/$(BIN):$$PATH" ANSIBLE_COLLECTIONS_PATH="$(CURDIR)/$(COLLECTIONS)" \
 	  $(BIN)/ansible-lint roles playbooks docs/examples tests/integration/targets
