@@ -22,6 +22,7 @@ from ansible_collections.certops.aws.plugins.module_utils.certificate import (
     contains_private_key,
     private_key_fragments,
     strings_in,
+    try_parse_certificate,
 )
 from ansible_collections.certops.aws.plugins.module_utils.connection import (
     CONNECTION_ARGUMENT_SPEC,
@@ -38,6 +39,28 @@ from ansible_collections.certops.aws.plugins.module_utils.iam import (
 from ansible_collections.certops.aws.plugins.module_utils.rules import INVALID_PARAMETERS, Refusal
 
 IDENTIFIER_RULES = {"user_name": invalid_user_name, "certificate_id": invalid_certificate_id}
+PEM_MARK = "-----BEGIN "
+
+
+def _stand_in(text: str) -> str:
+    """What a result's invocation shows of an option that holds PEM text: the certificate's fingerprint."""
+    parsed = try_parse_certificate(text) if not contains_private_key(text) else None
+    if parsed is not None:
+        return f"(PEM certificate, SHA-256 fingerprint {parsed.fingerprint_sha256})"
+    return f"(PEM text of {len(text)} characters, not shown)"
+
+
+def shown_in_invocation(value: Any) -> Any:
+    """The module's options as its result's invocation shows them: PEM text replaced by a stand-in. A task's
+    certificate bodies (1.6 kB each, a rotation has one per user) would otherwise be echoed into every result and job
+    event; ansible-core 2.21 leaves invocation out by default, earlier versions always put it in."""
+    if isinstance(value, str):
+        return _stand_in(value) if PEM_MARK in value else value
+    if isinstance(value, dict):
+        return {key: shown_in_invocation(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [shown_in_invocation(item) for item in value]
+    return value
 
 
 def _secret_key_inside(value: Any) -> bool:
@@ -179,10 +202,19 @@ class AwsModule(AnsibleModule):
         """Set in the task to something other than null or false."""
         return self.params.get(option) not in (None, False)
 
+    def _with_invocation(self, result: dict[str, Any]) -> dict[str, Any]:
+        # Before the options are read (Ansible's own validation failing), Ansible's default stands.
+        if isinstance(getattr(self, "params", None), dict):
+            result.setdefault("invocation", {"module_args": shown_in_invocation(self.params)})
+        return result
+
+    def exit_json(self, **kwargs: Any) -> NoReturn:
+        super().exit_json(**self._with_invocation(kwargs))
+
     def fail_json(self, msg: Any, **kwargs: Any) -> NoReturn:
         # Ansible's own argument validation fails through here too: it is about the options.
         kwargs.setdefault("error_code", INVALID_PARAMETERS)
-        super().fail_json(msg=msg, **kwargs)
+        super().fail_json(msg=msg, **self._with_invocation(kwargs))
 
     def fail_refusal(self, refusal: Refusal, **result: Any) -> NoReturn:
         self.fail_json(msg=refusal.message, error_code=refusal.error_code, **result)

@@ -203,8 +203,8 @@ certificate:
     certificate_body:
       description:
         - The PEM body as IAM stores it, when the task found the certificate by O(certificate_id) alone.
-        - Not returned when O(certificate_body) was given - it is that body, which the task's invocation already
-          holds - so a result carries a body at most once.
+        - Not returned when O(certificate_body) was given - it is that body, which the task already has - so that
+          a result carries no body it was given (a result's C(invocation) shows PEM options by their fingerprint).
       returned: when O(certificate_body) is not given
       type: str
     fingerprint_sha256:
@@ -405,7 +405,7 @@ def settle_duplicate(
 
 def returned_certificate(certificate: Record | None, request: Request) -> Record | None:
     """The certificate as the task returns it: with its body only when the task was not given the body (found by
-    certificate_id alone), so that a body appears once in a result (invocation.module_args holds the given one)."""
+    certificate_id alone): a result echoes no body it was given."""
     return without_body(certificate) if request.certificate is not None else certificate
 
 
