@@ -219,6 +219,19 @@ def test_a_survey_rotation_of_a_blocked_user_fails_the_job_naming_it(awx, iam):
     (check,) = nothing.task_events("Check the rotations before anything is written", "runner_on_failed")
     assert check["event_data"]["res"]["msg"].startswith("no rotations given")
 
+    # A user name the API gives as a number is a user name; a survey beside a list of rotations is refused.
+    iam.create_user(UserName="12345")
+    numbered = awx.run(AWX_EXAMPLES / "rotate_signing_certificates.yml", {**survey, "rotation_user": 12345})
+    assert (numbered.status, numbered.rc) == ("successful", 0), numbered.stdout[-3000:]
+    assert [c["status"] for c in server_certificates(iam, "12345").values()] == ["Active"]
+    both = awx.run(
+        AWX_EXAMPLES / "rotate_signing_certificates.yml",
+        {**survey, "rotations": [{"user": "12345", "certificate": survey["rotation_certificate"]}]},
+    )
+    assert (both.status, both.rc) == ("failed", 2)
+    (refused,) = both.task_events("Refuse a survey's user together with a list of rotations", "runner_on_failed")
+    assert refused["event_data"]["res"]["msg"].startswith("give either rotations (a list")
+
 
 def _accounts(*hosts: str, **overrides: dict[str, Any]) -> dict[str, Any]:
     local = {"ansible_connection": "local", "ansible_python_interpreter": target_python()}
