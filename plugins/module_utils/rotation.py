@@ -84,20 +84,42 @@ def _described(records: list[Record]) -> str:
     return ", ".join(one(rec) for rec in records)
 
 
-EXPIRES = ("expires on", "expire on")
-VALID_UNTIL = ("is valid until", "are valid until")
+def _ids(records: list[Record]) -> str:
+    return ", ".join(rec["certificate_id"] for rec in records)
 
 
-def _active_until(records: list[Record], verbs: tuple[str, str], where: str) -> str:
-    """The active certificates and their expiry in words, e.g. "the active certificate X expires on D, <where>"."""
+def _due_words(records: list[Record], threshold_days: int, now: datetime.datetime) -> str:
+    """Why active certificates are due, in words: "the active certificate X expires on D, within the threshold of
+    N days" (or "expired on D")."""
 
-    def expiry(rec: Record) -> str:
-        return rec.get("not_after") or "an unreadable date"
+    def when(rec: Record) -> str:
+        return f"{'expired' if expiring_within(rec, 0, now) else 'expires'} on {rec.get('not_after')}"
 
+    threshold = f"within the threshold of {threshold_days} days"
     if len(records) == 1:
-        return f"the active certificate {records[0]['certificate_id']} {verbs[0]} {expiry(records[0])}, {where}"
-    each = ", ".join(f"{rec['certificate_id']} {expiry(rec)}" for rec in records)
-    return f"the active certificates {verbs[1]} ({each}), {where}"
+        rec = records[0]
+        tail = "" if expiring_within(rec, 0, now) else f", {threshold}"
+        return f"the active certificate {rec['certificate_id']} {when(rec)}{tail}"
+    each = ", ".join(f"{rec['certificate_id']} {when(rec)}" for rec in records)
+    return f"the active certificates {_ids(records)} are due, {threshold} ({each})"
+
+
+def _not_due_words(records: list[Record], threshold_days: int) -> str:
+    """Why the active certificates keep the user off rotation, in words."""
+    beyond = f"beyond the threshold of {threshold_days} days"
+    unreadable = [rec for rec in records if rec.get("not_after") is None]
+    if unreadable:
+        one = len(unreadable) == 1
+        return (
+            f"the expiry date{'' if one else 's'} of the active certificate{'' if one else 's'} {_ids(unreadable)} "
+            "cannot be read, so "
+            f"{'it is' if one else 'they are'} never taken as due"
+        )
+    if len(records) == 1:
+        rec = records[0]
+        return f"the active certificate {rec['certificate_id']} is valid until {rec['not_after']}, {beyond}"
+    until = ", ".join(f"{rec['certificate_id']} until {rec['not_after']}" for rec in records)
+    return f"the active certificates {_ids(records)} are valid {beyond} ({until})"
 
 
 def _blocked(reason: str, code: str = ROTATION_BLOCKED, uploaded: Record | None = None) -> RotationPlan:
@@ -135,31 +157,23 @@ def rotation_plan(
             uploaded=uploaded,
         )
 
-    threshold = f"within the threshold of {threshold_days} days"
     if uploaded is not None and uploaded.get("status") == ACTIVE:
         reason = f"the new certificate is already active as {uploaded['certificate_id']}"
         if due_active:
-            reason += f", and {_active_until(due_active, EXPIRES, threshold)}"
+            reason += ", and " + (
+                f"the rotation is forced (force) for {_ids(due_active)}"
+                if force
+                else _due_words(due_active, threshold_days, now)
+            )
         return RotationPlan(due=True, reason=reason, uploaded=uploaded, retire=retire)
 
     not_due = [r for r in active if r not in due_active]
-    unreadable = [r["certificate_id"] for r in not_due if r.get("not_after") is None]
-    if unreadable:
-        reason = (
-            f"the expiry of the active certificate {', '.join(unreadable)} cannot be read, so it is never taken as "
-            "due (force rotates it)"
-        )
-        return RotationPlan(due=False, reason=reason, uploaded=uploaded)
     if not_due:
-        return RotationPlan(
-            due=False,
-            reason=_active_until(not_due, VALID_UNTIL, f"beyond the threshold of {threshold_days} days"),
-            uploaded=uploaded,
-        )
+        return RotationPlan(due=False, reason=_not_due_words(not_due, threshold_days), uploaded=uploaded)
     if force:
-        reason = "the rotation is forced (force)"
+        reason = "the rotation is forced (force)" + ("" if active else ", and the user has no active certificate")
     elif active:
-        reason = _active_until(active, EXPIRES, threshold)
+        reason = _due_words(active, threshold_days, now)
     else:
         reason = "the user has no active certificate"
 
@@ -202,10 +216,11 @@ def summary_line(entry: dict[str, Any], check_mode: bool, retire_by_deleting: bo
         return f"FAILED: {entry['msg']}"
     parts = []
     if entry["rotated"]:
-        target = (not check_mode and entry["new_certificate_id"]) or "the new certificate"
+        target = entry["new_certificate_id"] or "the new certificate"
         parts.append(f"{'would rotate' if check_mode else 'rotated'} to {target} because {entry['reason']}")
     else:
-        parts.append(f"{'would not rotate' if check_mode else 'not rotated'} because {entry['reason']}")
+        again = " again" if entry["retired"] else ""  # the new certificate is active already; old ones retire now
+        parts.append(f"{'would not rotate' if check_mode else 'not rotated'}{again} because {entry['reason']}")
     if entry["deleted_to_make_room"]:
         ids = ", ".join(entry["deleted_to_make_room"])
         parts.append(f"{'would delete' if check_mode else 'deleted'} the inactive {ids} to make room")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.certops.aws.plugins.module_utils.certificate import Certificate, iso8601
-from ansible_collections.certops.aws.plugins.module_utils.rotation import rotation_plan
+from ansible_collections.certops.aws.plugins.module_utils.rotation import rotation_plan, summary_line
 
 NOW = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.timezone.utc)
 DAY = datetime.timedelta(days=1)
@@ -166,7 +168,10 @@ def test_new_certificate_uploaded_but_inactive_is_activated_without_making_room(
 
 def test_unknown_expiry_is_not_rotated_without_force():
     plan = rotation_plan([held("ODD", days=None)], NEW, 30, NOW)
-    assert not plan.due and plan.reason.startswith("the expiry of the active certificate ODD cannot be read")
+    assert (
+        not plan.due
+        and plan.reason == "the expiry date of the active certificate ODD cannot be read, so it is never taken as due"
+    )
     assert rotation_plan([held("ODD", days=None)], NEW, 30, NOW, force=True).retire == ("ODD",)
 
 
@@ -174,3 +179,113 @@ def test_plan_as_a_dict_for_the_filter():
     plan = rotation_plan([held("ACT", days=3), held("INA", status="Inactive")], NEW, 30, NOW).as_dict()
     assert plan["make_room"] == ["INA"] and plan["retire"] == ["ACT"] and plan["rotated"] is True
     assert plan["blocked"] is None and plan["error_code"] is None
+
+
+# --- the reason and the summary line, in plain words ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("records", "force", "reason"),
+    [
+        (
+            [held("OLD", days=5)],
+            False,
+            "the active certificate OLD expires on 2026-12-02T12:00:00Z, within the threshold of 30 days",
+        ),
+        ([held("OLD", days=-3)], False, "the active certificate OLD expired on 2026-11-24T12:00:00Z"),
+        (
+            [held("OLD", days=300)],
+            False,
+            "the active certificate OLD is valid until 2027-09-23T12:00:00Z, beyond the threshold of 30 days",
+        ),
+        (
+            [held("A", days=None), held("B", days=None, uploaded="2026-02-01T00:00:00Z")],
+            False,
+            "the expiry dates of the active certificates A, B cannot be read, so they are never taken as due",
+        ),
+        ([held("OLD", days=300)], True, "the rotation is forced (force)"),
+        (
+            [held("OLD", status="Inactive")],
+            True,
+            "the rotation is forced (force), and the user has no active certificate",
+        ),
+        (
+            [held("NEWID", fingerprint="NE:W0", uploaded="2026-03-01T00:00:00Z"), held("OLD", days=400)],
+            True,
+            "the new certificate is already active as NEWID, and the rotation is forced (force) for OLD",
+        ),
+    ],
+    ids=["due", "expired", "not-due", "unreadable", "forced", "forced-no-active", "forced-already-active"],
+)
+def test_the_reason_says_why_in_plain_words(records, force, reason):
+    assert rotation_plan(records, NEW, 30, NOW, force=force).reason == reason
+
+
+def entry(**overrides):
+    base = {"rotated": False, "reason": "R", "new_certificate_id": None, "retired": [], "deleted_to_make_room": []}
+    return {"failed": False, "msg": "", **base, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("result", "check_mode", "by_deleting", "line"),
+    [
+        (
+            entry(rotated=True, new_certificate_id="N", retired=["O"]),
+            False,
+            False,
+            "rotated to N because R; deactivated the old O",
+        ),
+        (
+            entry(rotated=True, retired=["O"]),
+            True,
+            False,
+            "would rotate to the new certificate because R; would deactivate the old O",
+        ),
+        (
+            entry(rotated=True, new_certificate_id="N", deleted_to_make_room=["I"], retired=["O"]),
+            True,
+            True,
+            "would rotate to N because R; would delete the inactive I to make room; would delete the old O",
+        ),
+        (
+            entry(new_certificate_id="N", retired=["O"]),
+            False,
+            False,
+            "not rotated again because R; deactivated the old O",
+        ),
+        (entry(), True, False, "would not rotate because R"),
+        (entry(failed=True, msg="cannot rotate: M"), True, False, "FAILED: cannot rotate: M"),
+    ],
+    ids=["rotated", "would-rotate", "activate-known-id-make-room-delete", "already-active", "not-due", "failed"],
+)
+def test_the_summary_line_says_what_was_or_would_be_done(result, check_mode, by_deleting, line):
+    assert summary_line(result, check_mode, by_deleting) == line
+
+
+ids = st.lists(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_size=8), max_size=2)
+
+
+@given(
+    result=st.fixed_dictionaries(
+        {
+            "failed": st.booleans(),
+            "msg": st.text(min_size=1, max_size=20),
+            "rotated": st.booleans(),
+            "reason": st.text(alphabet="abcdefgh ,.:", max_size=20),
+            "new_certificate_id": st.one_of(st.none(), st.text(min_size=1, max_size=8)),
+            "retired": ids,
+            "deleted_to_make_room": ids,
+        }
+    ),
+    check_mode=st.booleans(),
+    by_deleting=st.booleans(),
+)
+def test_a_summary_speaks_in_the_conditional_exactly_in_check_mode(result, check_mode, by_deleting):
+    line = summary_line(result, check_mode, by_deleting)
+    if result["failed"]:
+        assert line == f"FAILED: {result['msg']}"
+        return
+    clauses = line.split("; ")
+    assert all(clause.startswith("would ") == check_mode for clause in clauses), line
+    for certificate_id in result["retired"] + result["deleted_to_make_room"]:
+        assert certificate_id in line
