@@ -204,9 +204,11 @@ def serve(emulator: Any, stopped: threading.Event) -> None:
     try:
         stopped.wait()
     finally:
-        # Files that name an endpoint nobody serves any more would mislead the next shell that sources them.
-        env_file.unlink(missing_ok=True)
-        multi_file.unlink(missing_ok=True)
+        # Files that name an endpoint nobody serves any more would mislead the next shell that sources them; files
+        # another emulator wrote since (same state directory) name its endpoint, and stay.
+        for written in (env_file, multi_file):
+            if endpoint in (written.read_text() if written.exists() else ""):
+                written.unlink()
         print(
             f"{env_file.name} and {multi_file.name} removed: a shell that exported them still points at {endpoint}, "
             "where nothing listens now (the collection's modules say so at once); start `make emulator` again, or "

@@ -315,14 +315,19 @@ def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_c
         raise ConnectionSettingsError(
             "The IAM endpoint set by AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file is not a URL"
         ) from None
-    _refuse_a_local_endpoint_nobody_serves(client.meta.endpoint_url)
+    set_by = (
+        _origin("endpoint_url", given)
+        if params.get("endpoint_url")
+        else "AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file"
+    )
+    _refuse_a_local_endpoint_nobody_serves(client.meta.endpoint_url, set_by)
     return client
 
 
 LOCAL_PROBE_SECONDS = 2.0
 
 
-def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str) -> None:
+def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str, set_by: str) -> None:
     """An endpoint on this machine (a loopback address: an emulator, a proxy) that refuses a connection has nothing
     listening, and retrying cannot change that: say so at once instead of after botocore's retries (seconds)."""
     parsed = urllib.parse.urlsplit(endpoint_url)
@@ -339,7 +344,7 @@ def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str) -> None:
     except ConnectionRefusedError:
         raise ConnectionSettingsError(
             f"nothing listens at the IAM endpoint {endpoint_url} on this machine (connection refused): start the "
-            "emulator or proxy it names again (make emulator), or unset endpoint_url / AWS_URL to reach IAM",
+            f"emulator or proxy it names again (make emulator), or unset {set_by} to reach IAM",
             UNREACHABLE,
         ) from None
     except OSError:

@@ -133,7 +133,9 @@ def diff_view(records: list[Record]) -> list[dict[str, Any]]:
     return [{key: rec.get(key) for key in DIFF_KEYS} for rec in records]
 
 
-NOT_UPLOADED_YET = "new certificate (not uploaded yet)"
+# Sorts before any ID (a diff prints keys sorted): the new certificate comes first, and each other certificate's
+# lines keep their place, so that a retired certificate's status lines up with its old status.
+NOT_UPLOADED_YET = "(new certificate, not uploaded yet)"
 
 
 def diff_by_id(records: list[Record]) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 PLAYBOOK = CollectionPlaybook("certops.aws.signing_certificates_demo")
 ROTATE = "Rotate the signing certificates"
 REPORT = "Report each user"
-NOT_UPLOADED_YET = "new certificate (not uploaded yet)"
+NOT_UPLOADED_YET = "(new certificate, not uploaded yet)"
 
 
 def test_example_playbook_previews_exactly_rotates_once_then_changes_nothing(ansible, iam, user, pem_file):

@@ -3,6 +3,7 @@ value came from, and a message naming the option for every malformed one."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -199,6 +200,22 @@ def test_a_local_endpoint_where_nothing_listens_fails_at_once_saying_so(host):
         iam_client({"endpoint_url": url}, {"endpoint_url"})
     assert refused.value.code == "Unreachable"
     assert str(refused.value).startswith(f"nothing listens at the IAM endpoint {url} on this machine")
+    assert str(refused.value).endswith("or unset endpoint_url to reach IAM")
+
+
+@pytest.mark.parametrize(
+    ("variable", "named"),
+    [
+        ("AWS_URL", "endpoint_url (from the environment variable AWS_URL)"),
+        ("AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file"),
+    ],
+)
+def test_a_local_endpoint_nobody_serves_names_where_it_was_set(monkeypatch, variable, named):
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{_closed_loopback_port()}")
+    params = {"endpoint_url": os.environ["AWS_URL"]} if variable == "AWS_URL" else {}  # as the fallback fills it
+    with pytest.raises(ConnectionSettingsError) as refused:
+        iam_client(params, set())
+    assert str(refused.value).endswith(f"or unset {named} to reach IAM")
 
 
 def test_a_local_endpoint_that_listens_and_a_remote_one_are_not_refused(monkeypatch):

@@ -313,7 +313,7 @@ def test_diff_shows_each_user_that_changes_before_and_after(iam, run, cert):
     assert set(preview["diff"]["before"]["users"]) == {"alice"}  # bob is not due: no change, no diff
     assert view(preview["diff"], "before") == view(real["diff"], "before") == {old: "Active", spare: "Inactive"}
     # Keyed by user and certificate: the new certificate is never shown as a changed ID of another one.
-    assert view(preview["diff"], "after") == {old: "Inactive", "new certificate (not uploaded yet)": "Active"}
+    assert view(preview["diff"], "after") == {old: "Inactive", "(new certificate, not uploaded yet)": "Active"}
     assert view(real["diff"], "after") == {old: "Inactive", new: "Active"}
     fingerprints = {c["fingerprint_sha256"] for c in preview["diff"]["after"]["users"]["alice"].values()}
     assert fingerprints == {c["fingerprint_sha256"] for c in real["diff"]["after"]["users"]["alice"].values()}
