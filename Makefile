@@ -55,8 +55,9 @@ $(IMPORTER_STAMP): $(STAMP) requirements/galaxy-importer.txt requirements/ansibl
 	@touch $@
 
 # Unbuffered: piped into a file or CI log, progress shows as it happens rather than minutes later.
-# The importer's venv (about 15 s to install) is there for tests/tools/test_check_galaxy_import.py.
-test: $(STAMP) $(IMPORTER_STAMP)
+# The lint tools and the importer's venv are there for the tests of make lint's own checks (tests/tools/: the Galaxy
+# import check, antsibull-nox's extra checks); CI's make lint right after reuses both.
+test: $(STAMP) $(LINT_STAMP) $(IMPORTER_STAMP)
 	$(PYTEST)
 
 unit: $(STAMP)
