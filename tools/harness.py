@@ -180,6 +180,22 @@ def _galaxy(env: dict[str, str], *args: str) -> None:
         raise RuntimeError(f"{shlex.join(argv)} failed:\n{done.stdout}{done.stderr}")
 
 
+def checkout_files(root: Path = REPO, untracked: bool = True) -> list[str]:
+    """The checkout's files as git sees them, those in the work tree: tracked, and with untracked=True the new files
+    git does not ignore (what a commit of everything would hold)."""
+    argv = ["git", "ls-files", "--cached", "-z", *(("--others", "--exclude-standard") if untracked else ())]
+    listed = subprocess.run(argv, cwd=root, check=True, capture_output=True).stdout.decode()
+    return [name for name in listed.split("\0") if name and (root / name).is_file()]
+
+
+def copy_of_checkout(destination: Path, untracked: bool = True) -> Path:
+    """A copy of checkout_files() at destination (the checkout as tests break it, or as a clone has it)."""
+    for name in checkout_files(untracked=untracked):
+        (destination / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, destination / name, follow_symlinks=False)
+    return destination
+
+
 def dependency_collections() -> Path:
     """The collections galaxy.yml depends on, offline (tools/dependencies.py), kept beside this Python's venv."""
     from tools.dependencies import ensure

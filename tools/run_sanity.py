@@ -22,20 +22,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tools.harness import checkout_files
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 COMMANDS = {"sanity": ["--python", PYTHON_VERSION], "units": ["--venv", "--python", PYTHON_VERSION]}
 PIP_CONFIG = Path(".config") / "pip" / "pip.conf"
-
-
-def checkout_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout.decode()
-    return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
 
 
 def pinned_pip_versions() -> list[str]:

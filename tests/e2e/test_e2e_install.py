@@ -18,7 +18,7 @@ import yaml
 
 from tools import pythons
 from tools.dependencies import BUNDLED
-from tools.harness import REPO
+from tools.harness import REPO, copy_of_checkout
 
 pytestmark = pytest.mark.e2e
 
@@ -59,16 +59,6 @@ def guide_python() -> str:
     return found
 
 
-def copy_tracked_files(destination: Path) -> None:
-    """The checkout as a clone has it: git's tracked files only (no .venv, no build output, no collections)."""
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    for name in listed.decode().split("\0"):
-        source = REPO / name
-        if name and source.exists():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name, follow_symlinks=False)
-
-
 def user_environment(home: Path, venv: Path) -> dict[str, str]:
     """A user's shell with the fresh venv activated: their own HOME (with this machine's pip configuration, so pip
     finds the package index), no Ansible settings, nothing on PATH that already runs Ansible, Galaxy unreachable."""
@@ -100,7 +90,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[s
     assert blocks, f"{GUIDE.name} has no sh block marked with {MARKER!r}"
     work = tmp_path_factory.mktemp("install")
     checkout, home, venv = work / "checkout", work / "home", work / "venv"
-    copy_tracked_files(checkout)
+    copy_of_checkout(checkout, untracked=False)  # as a clone has it: no .venv, no build output
     home.mkdir()
     subprocess.run([guide_python(), "-m", "venv", str(venv)], check=True, capture_output=True)
     env = user_environment(home, venv)

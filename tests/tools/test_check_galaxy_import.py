@@ -5,7 +5,6 @@ galaxy-importer would refuse or silently mangle it on upload. That it passes on 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,28 +12,12 @@ from pathlib import Path
 import pytest
 
 from tools import check_galaxy_import
-from tools.harness import REPO
+from tools.harness import REPO, copy_of_checkout
 
 needs_importer = pytest.mark.skipif(
     not check_galaxy_import.importer_installed(check_galaxy_import.IMPORTER_VENV),
     reason="galaxy-importer is not installed in .venv/importer: `make lint` or `make test` installs it",
 )
-
-
-def copy_of_checkout(destination: Path) -> Path:
-    """The checkout's files as git sees them (tracked and new, not ignored), with their work-tree content."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():  # a tracked file deleted in the work tree is left out
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def check(*arguments: str) -> subprocess.CompletedProcess[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,28 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tools.harness import REPO
+from tools.harness import REPO, copy_of_checkout
 
 pytestmark = pytest.mark.skipif(
     not all(importlib.util.find_spec(name) for name in ("nox", "antsibull_nox")),
     reason="nox and antsibull-nox are not installed in .venv: `make lint` installs them (requirements-lint.txt)",
 )
-
-
-def copy_of_checkout(destination: Path) -> Path:
-    """The checkout's files as git sees them (tracked and new, not ignored), with their work-tree content."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = REPO / name
-        if source.is_file():  # a tracked file deleted in the work tree is left out
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    return destination
 
 
 def extra_checks(collection: Path, scratch: Path) -> subprocess.CompletedProcess[str]:
