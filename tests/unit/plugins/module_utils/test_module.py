@@ -35,7 +35,7 @@ def test_pem_text_in_any_option_is_shown_as_its_fingerprint_and_nothing_else_cha
 
 def test_a_rotation_result_shows_the_new_certificates_by_fingerprint_only(iam, run, cert):
     """ansible-core up to 2.20 puts invocation in every result, 2.21 when asked: either way, no body in it."""
-    from ansible.release import __version__
+    from ansible.module_utils.ansible_release import __version__
 
     new = cert("new")
     args = {"users": [{"user_name": "alice", "new_certificate": new}], "verify_delay": 0}
