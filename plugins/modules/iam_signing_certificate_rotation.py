@@ -143,7 +143,7 @@ results:
     summary:
       description:
         - The user's outcome in one line - what the run did (in check mode, would do) and why, or C(FAILED) and
-          RV(results[].msg). The role M(certops.aws.signing_certificate_rotation) prints these lines.
+          RV(results[].msg). The role C(certops.aws.signing_certificate_rotation) prints these lines.
       type: str
       sample: rotated to ASCANEW because the active certificate ASCAOLD expires on 2026-12-09T00:00:00Z, within the
         threshold of 30 days; deactivated the old ASCAOLD
