@@ -55,7 +55,7 @@ ALLOWED_FINDINGS: tuple[tuple[str, re.Pattern[str], str], ...] = (
             r"WARNING: ERROR +Failed to find certops\.aws\.(rotate_signing_certificates|audit_expiring_certificates) "
             r"playbook\."
         ),
-        "docs/examples/awx/ holds the two-line wrappers a job template needs (import_playbook of this collection's "
+        "docs/examples/awx/ holds the small wrappers a job template needs (import_playbook of this collection's "
         "own playbooks); the importer's ansible-lint lints the collection without installing it, so it cannot "
         "find them. make lint's ansible-lint, with the collection installed, checks those wrappers for real",
     ),

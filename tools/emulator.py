@@ -206,15 +206,21 @@ def serve(emulator: Any, stopped: threading.Event) -> None:
     finally:
         # Files that name an endpoint nobody serves any more would mislead the next shell that sources them; files
         # another emulator wrote since (same state directory) name its endpoint, and stay.
-        for written in (env_file, multi_file):
-            if endpoint in (written.read_text() if written.exists() else ""):
-                written.unlink()
-        print(
-            f"{env_file.name} and {multi_file.name} removed: a shell that exported them still points at {endpoint}, "
-            "where nothing listens now (the collection's modules say so at once); start `make emulator` again, or "
-            "open a new shell",
-            flush=True,
-        )
+        ours = f"export AWS_URL={shlex.quote(endpoint)}"
+        removed = [
+            written.name
+            for written in (env_file, multi_file)
+            if written.exists() and ours in written.read_text().splitlines()
+        ]
+        for name in removed:
+            (STATE / name).unlink()
+        if removed:
+            print(
+                f"{' and '.join(removed)} removed: a shell that exported them still points at {endpoint}, where "
+                "nothing listens now (the collection's modules say so at once); start `make emulator` again, or open "
+                "a new shell",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -192,7 +192,7 @@ def copy_of_checkout(destination: Path, untracked: bool = True) -> Path:
     """A copy of checkout_files() at destination (the checkout as tests break it, or as a clone has it)."""
     for name in checkout_files(untracked=untracked):
         (destination / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, destination / name, follow_symlinks=False)
+        shutil.copy2(REPO / name, destination / name)  # a link's target, never the link: a copy writes only itself
     return destination
 
 

@@ -320,14 +320,16 @@ def iam_client(params: dict[str, Any], given: set[str] | None = None, max_pool_c
         if params.get("endpoint_url")
         else "AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL or the AWS config file"
     )
-    _refuse_a_local_endpoint_nobody_serves(client.meta.endpoint_url, set_by)
+    # Never longer than the connect timeout the task allows.
+    probe_seconds = min(LOCAL_PROBE_SECONDS, client.meta.config.connect_timeout or LOCAL_PROBE_SECONDS)
+    _refuse_a_local_endpoint_nobody_serves(client.meta.endpoint_url, set_by, probe_seconds)
     return client
 
 
 LOCAL_PROBE_SECONDS = 2.0
 
 
-def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str, set_by: str) -> None:
+def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str, set_by: str, timeout: float) -> None:
     """An endpoint on this machine (a loopback address: an emulator, a proxy) that refuses a connection has nothing
     listening, and retrying cannot change that: say so at once instead of after botocore's retries (seconds)."""
     parsed = urllib.parse.urlsplit(endpoint_url)
@@ -340,7 +342,7 @@ def _refuse_a_local_endpoint_nobody_serves(endpoint_url: str, set_by: str) -> No
         return
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
-        socket.create_connection((host, port), timeout=LOCAL_PROBE_SECONDS).close()
+        socket.create_connection((host, port), timeout=timeout).close()
     except ConnectionRefusedError:
         raise ConnectionSettingsError(
             f"nothing listens at the IAM endpoint {endpoint_url} on this machine (connection refused): start the "

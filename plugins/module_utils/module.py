@@ -205,7 +205,12 @@ class AwsModule(AnsibleModule):
     def _with_invocation(self, result: dict[str, Any]) -> dict[str, Any]:
         # Before the options are read (Ansible's own validation failing), Ansible's default stands.
         if isinstance(getattr(self, "params", None), dict):
-            result.setdefault("invocation", {"module_args": shown_in_invocation(self.params)})
+            # A no_log option stays as it is: Ansible masks it whole, a stand-in would tell its length.
+            secret = {name for name, spec in self.argument_spec.items() if spec.get("no_log")}
+            shown = {
+                name: value if name in secret else shown_in_invocation(value) for name, value in self.params.items()
+            }
+            result.setdefault("invocation", {"module_args": shown})
         return result
 
     def exit_json(self, **kwargs: Any) -> NoReturn:

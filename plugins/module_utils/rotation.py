@@ -76,10 +76,13 @@ class RotationPlan:
         }
 
 
-def _described(records: list[Record]) -> str:
+def _described(records: list[Record], now: datetime.datetime) -> str:
     def one(rec: Record) -> str:
-        expiry = rec.get("not_after") or "an unreadable date"
-        return f"{rec['certificate_id']} ({rec['status']}, expires {expiry})"
+        expiry = rec.get("not_after")
+        if expiry is None:
+            return f"{rec['certificate_id']} ({rec['status']}, expires on an unreadable date)"
+        verb = "expired" if expiring_within(rec, 0, now) else "expires"
+        return f"{rec['certificate_id']} ({rec['status']}, {verb} {expiry})"
 
     return ", ".join(one(rec) for rec in records)
 
@@ -184,7 +187,7 @@ def rotation_plan(
     if missing > len(inactive):
         return _blocked(
             f"cannot rotate: the user already has {len(active)} active signing certificates "
-            f"({_described(active)}) and IAM allows at most {QUOTA_PER_USER} per user, inactive ones "
+            f"({_described(active, now)}) and IAM allows at most {QUOTA_PER_USER} per user, inactive ones "
             "included. The rotation never deletes an active certificate: deactivate or delete one of them first",
             LIMIT_EXCEEDED,
         )

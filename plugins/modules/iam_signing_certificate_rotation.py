@@ -250,7 +250,10 @@ def main() -> None:
     if failed:
         module.fail_json(
             msg=f"{len(failed)} of {len(results)} users could not be rotated: "
-            + "; ".join(f"{entry['user_name']}: {entry['msg']}" for entry in failed),
+            # An entry refused for its shape may have no user name: its message names it by position.
+            + "; ".join(
+                f"{entry['user_name']}: {entry['msg']}" if entry["user_name"] else entry["msg"] for entry in failed
+            ),
             error_code="RotationFailed",
             **outcome,
         )

@@ -226,13 +226,17 @@ def test_a_survey_rotation_of_a_blocked_user_fails_the_job_naming_it(awx, iam):
     numbered = awx.run(AWX_EXAMPLES / "rotate_signing_certificates.yml", {**survey, "rotation_user": 12345})
     assert (numbered.status, numbered.rc) == ("successful", 0), numbered.stdout[-3000:]
     assert [c["status"] for c in server_certificates(iam, "12345").values()] == ["Active"]
-    both = awx.run(
-        AWX_EXAMPLES / "rotate_signing_certificates.yml",
-        {**survey, "rotations": [{"user": "12345", "certificate": survey["rotation_certificate"]}]},
-    )
+    both_rotations = [{"user": "12345", "certificate": survey["rotation_certificate"]}]
+    both = awx.run(AWX_EXAMPLES / "rotate_signing_certificates.yml", {**survey, "rotations": both_rotations})
     assert (both.status, both.rc) == ("failed", 2)
     (refused,) = both.task_events("Refuse a survey's user together with a list of rotations", "runner_on_failed")
     assert refused["event_data"]["res"]["msg"].startswith("give either rotations (a list")
+    # A survey's optional question left blank gives "": the list of the extra variables is then the job's input.
+    blank = awx.run(
+        AWX_EXAMPLES / "rotate_signing_certificates.yml",
+        {"rotation_user": "", "rotation_certificate": "", "rotations": both_rotations},
+    )
+    assert (blank.status, blank.rc) == ("successful", 0), blank.stdout[-3000:]
 
 
 def _accounts(*hosts: str, **overrides: dict[str, Any]) -> dict[str, Any]:

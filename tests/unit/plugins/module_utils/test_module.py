@@ -45,3 +45,15 @@ def test_a_rotation_result_shows_the_new_certificates_by_fingerprint_only(iam, r
     assert new.splitlines()[3] not in str(result)
     (entry,) = result["invocation"]["module_args"]["users"]
     assert entry["new_certificate"].startswith("(PEM certificate, SHA-256 fingerprint ")
+
+
+def test_a_no_log_option_is_masked_whole_in_the_invocation_never_described(iam, run):
+    from ansible.module_utils.ansible_release import __version__
+
+    from ansible_collections.certops.aws.plugins.modules import iam_signing_certificate_info as info_module
+
+    args = {"user_name": "alice", "access_key": "testing", "secret_key": "-----BEGIN secret"}
+    if tuple(int(part) for part in __version__.split(".")[:2]) >= (2, 21):
+        args["_ansible_inject_invocation"] = True
+    result = run(info_module, args)
+    assert result["invocation"]["module_args"]["secret_key"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
