@@ -196,6 +196,7 @@ from ansible_collections.certops.aws.plugins.module_utils.rules import (
     expiring_within,
     no_such_user,
     record,
+    without_body,
 )
 
 MAX_CONCURRENCY = 64
@@ -261,8 +262,7 @@ def main() -> None:
     certificates = [c for c in (record(raw, now) for raw in listed) if wanted(c, params, now)]
     certificates.sort(key=lambda c: (c["user_name"] or "", c["upload_date"] or ""))
     if not params["include_body"]:
-        for certificate in certificates:
-            del certificate["certificate_body"]
+        certificates = [without_body(certificate) for certificate in certificates]
     module.exit_json(changed=False, certificates=certificates)
 
 
