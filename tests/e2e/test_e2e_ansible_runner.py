@@ -39,6 +39,8 @@ USERS = 100
 # entry itself is about 0.6 kB (IDs, fingerprints, the reason and summary lines); the bodies are never returned.
 PER_USER_BYTES = 1500
 VERIFY_SOON = {"signing_certificate_rotation_verify_delay": 0.5}
+# An inventory host run on the controller, as the accounts of the audit and AWX's localhost are.
+LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": target_python()}
 PER_CERTIFICATE_BYTES = 1000
 
 
@@ -118,8 +120,7 @@ class AwxRunner:
             )
         )
         (data / "env" / "extravars").write_text(json.dumps(extravars or {}))
-        localhost = {"ansible_connection": "local", "ansible_python_interpreter": target_python()}
-        hosts = inventory if inventory is not None else {"all": {"hosts": {"localhost": localhost}}}
+        hosts = inventory if inventory is not None else {"all": {"hosts": {"localhost": LOCAL}}}
         (data / "inventory" / "hosts.json").write_text(json.dumps(hosts))
         env = ansible_environment(data / "home", self.collections)
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
@@ -240,8 +241,7 @@ def test_a_survey_rotation_of_a_blocked_user_fails_the_job_naming_it(awx, iam):
 
 
 def _accounts(*hosts: str, **overrides: dict[str, Any]) -> dict[str, Any]:
-    local = {"ansible_connection": "local", "ansible_python_interpreter": target_python()}
-    return {"aws_accounts": {"hosts": {host: {**local, **overrides.get(host, {})} for host in hosts}}}
+    return {"aws_accounts": {"hosts": {host: {**LOCAL, **overrides.get(host, {})} for host in hosts}}}
 
 
 def test_an_audit_as_a_job_publishes_its_report_as_an_artifact_and_never_looks_green_when_empty(awx, iam):
