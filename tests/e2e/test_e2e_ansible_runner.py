@@ -228,8 +228,10 @@ def test_a_survey_rotation_of_a_blocked_user_fails_the_job_naming_it(awx, iam):
     assert (numbered.status, numbered.rc) == ("successful", 0), numbered.stdout[-3000:]
     assert [c["status"] for c in server_certificates(iam, "12345").values()] == ["Active"]
     both_rotations = [{"user": "12345", "certificate": survey["rotation_certificate"]}]
+    numbered_holds = server_certificates(iam, "12345")
     both = awx.run(AWX_EXAMPLES / "rotate_signing_certificates.yml", {**survey, "rotations": both_rotations})
     assert (both.status, both.rc) == ("failed", 2)
+    assert server_certificates(iam, "12345") == numbered_holds, "a refused job wrote"
     (refused,) = both.task_events("Refuse a survey's user together with a list of rotations", "runner_on_failed")
     assert refused["event_data"]["res"]["msg"].startswith("give either rotations (a list")
     # A survey's optional question left blank gives "": the list of the extra variables is then the job's input.
